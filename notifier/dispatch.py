@@ -1,0 +1,189 @@
+"""Events x setups -> claim -> send -> record, and the retry policy.
+
+All bookkeeping for every channel happens here: timing, the attempt record, backoff,
+marking a delivery dead. Channels only render and send.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from channels.base import ChannelError, Delivery
+from channels.registry import module_for
+from notifier.events import DeploymentEvent
+from notifier.storage.base import (
+    DEAD,
+    DELIVERED,
+    FAILED,
+    PENDING,
+    AttemptOutcome,
+    DeliveryKey,
+    Store,
+)
+from registrations.models import NotificationSetup, Registration
+
+log = logging.getLogger(__name__)
+
+
+def holder_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def retry_delay(attempt: int, retry_after: float | None = None) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based): exponential."""
+    delay = min(settings.NOTIFIER_RETRY_MAX, settings.NOTIFIER_RETRY_BASE * 2 ** (attempt - 1))
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, settings.NOTIFIER_RETRY_MAX))
+    return delay
+
+
+@dataclass(frozen=True)
+class SendResult:
+    started_at: datetime
+    latency_ms: int
+    sent: Delivery | None = None
+    error: ChannelError | None = None
+
+
+def send_once(event: DeploymentEvent, setup: NotificationSetup) -> SendResult:
+    """Send once through the setup's channel, timed; channel failures come back as `error`.
+
+    Used for ledger deliveries and for test sends, which never touch the ledger.
+    """
+    started_at = timezone.now()
+    began = time.monotonic()
+    sent = error = None
+    try:
+        sent = module_for(setup.kind).send(event, setup.typed())
+    except ChannelError as exc:
+        error = exc
+    except Exception as exc:  # a bug in a channel must not kill the sender
+        log.exception("channel %s crashed", setup.kind)
+        error = ChannelError(f"internal error in the {setup.kind} channel: {exc}", retryable=True)
+    return SendResult(
+        started_at=started_at,
+        latency_ms=int((time.monotonic() - began) * 1000),
+        sent=sent,
+        error=error,
+    )
+
+
+def outcome_for(result: SendResult, *, attempt: int) -> AttemptOutcome:
+    """The ledger outcome of one attempt, applying the retry policy to failures."""
+    if result.error is None:
+        sent = result.sent
+        return AttemptOutcome(
+            state=DELIVERED,
+            started_at=result.started_at,
+            latency_ms=result.latency_ms,
+            response_status=sent.response_status if sent else None,
+            detail=sent.detail if sent else "",
+        )
+    error = result.error
+    common = {
+        "started_at": result.started_at,
+        "latency_ms": result.latency_ms,
+        "response_status": error.response_status,
+    }
+    if error.retryable and attempt < settings.NOTIFIER_MAX_ATTEMPTS:
+        next_at = timezone.now() + timedelta(seconds=retry_delay(attempt, error.retry_after))
+        return AttemptOutcome(state=PENDING, error=error.message, next_attempt_at=next_at, **common)
+    if error.retryable:
+        return AttemptOutcome(
+            state=DEAD, error=f"{error.message} (gave up after {attempt} attempts)", **common
+        )
+    return AttemptOutcome(state=FAILED, error=error.message, **common)
+
+
+def delivery_send(key: DeliveryKey, *, store: Store, holder: str) -> str | None:
+    """Claim one delivery and send it. Returns the new state, or None if not claimed."""
+    claim = store.delivery_claim(key, holder=holder, lease_seconds=settings.NOTIFIER_CLAIM_LEASE)
+    if claim is None:
+        return None
+    delivery = store.delivery_get(key)
+    setup = NotificationSetup.objects.filter(pk=key.setup_id).first()
+    if setup is None or not setup.enabled:
+        why = "deleted" if setup is None else "disabled"
+        outcome = AttemptOutcome(
+            state=FAILED,
+            started_at=timezone.now(),
+            latency_ms=0,
+            error=f"the notification setup was {why} before sending",
+        )
+    else:
+        outcome = outcome_for(send_once(delivery.event, setup), attempt=claim.attempt)
+    recorded = store.delivery_record(claim, outcome)
+    log_fn = log.info if outcome.state in (DELIVERED, PENDING) else log.warning
+    log_fn(
+        "delivery %s attempt %d: %s%s%s",
+        key,
+        claim.attempt,
+        outcome.state,
+        f" - {outcome.error}" if outcome.error else "",
+        "" if recorded else " (lease lost; outcome not recorded)",
+    )
+    return outcome.state
+
+
+def setups_hearing(registration: Registration, event: DeploymentEvent) -> list[NotificationSetup]:
+    return [
+        s for s in registration.setups.all() if s.hears(event.event.value, event.deployment_group)
+    ]
+
+
+def deliveries_create(
+    event: DeploymentEvent, setups: Iterable[NotificationSetup], *, store: Store
+) -> list[DeliveryKey]:
+    created = []
+    for setup in setups:
+        key = DeliveryKey(event.deployment_id, event.event.value, setup.pk)
+        if store.delivery_create(key, kind=setup.kind, event=event):
+            created.append(key)
+    return created
+
+
+class Dispatcher:
+    """Sends due deliveries on a thread pool, so one slow channel never delays another."""
+
+    def __init__(self, *, store: Store, holder: str, threads: int | None = None) -> None:
+        self.store = store
+        self.holder = holder
+        self.executor = ThreadPoolExecutor(
+            max_workers=threads or settings.NOTIFIER_SEND_THREADS, thread_name_prefix="send"
+        )
+        self.in_flight: set[DeliveryKey] = set()
+
+    def _run(self, key: DeliveryKey) -> None:
+        try:
+            delivery_send(key, store=self.store, holder=self.holder)
+        except Exception:
+            # A storage outage: the claim's lease expires and the delivery is retried.
+            log.exception("could not send %s; it will be retried", key)
+        finally:
+            self.in_flight.discard(key)
+            close_old_connections()
+
+    def dispatch_due(self) -> int:
+        started = 0
+        for key in self.store.deliveries_due(limit=200):
+            if key in self.in_flight:
+                continue
+            self.in_flight.add(key)
+            self.executor.submit(self._run, key)
+            started += 1
+        return started
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)

@@ -1,0 +1,252 @@
+"""One poll cycle, and the loop the django-q2 schedule runs.
+
+A cycle lists deployments created since the watermark (minus an overlap), adds the ids it
+tracks as not yet finished, skips ids it knows are finished, batch-gets the rest 25 at a
+time and keeps only registered applications. Its AWS calls grow with new and running
+deployments, not with the number of registrations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from notifier import codedeploy
+from notifier.dispatch import Dispatcher, deliveries_create, holder_name, setups_hearing
+from notifier.events import DeploymentEvent, events_for_transition, is_terminal
+from notifier.storage import get_store
+from notifier.storage.base import DeliveryKey, StorageError, Store
+from registrations.models import NotificationSetup, Registration, split_groups
+
+log = logging.getLogger(__name__)
+
+POLL_LEASE = "poller"
+
+
+@dataclass
+class CycleReport:
+    listed: int = 0
+    fetched: int = 0
+    skipped_known_terminal: int = 0
+    events: list[DeploymentEvent] = field(default_factory=list)
+    deliveries: list[DeliveryKey] = field(default_factory=list)
+    aws_calls: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    window_start: datetime | None = None
+
+    def lines(self) -> list[str]:
+        calls = ", ".join(f"{k} x{v}" for k, v in sorted(self.aws_calls.items())) or "none"
+        out = [
+            f"listed {self.listed} deployment(s) created since "
+            f"{self.window_start:%Y-%m-%d %H:%M:%S} UTC; fetched {self.fetched}, skipped "
+            f"{self.skipped_known_terminal} known finished",
+            f"AWS calls: {calls}; took {self.seconds:.2f}s",
+        ]
+        for event in self.events:
+            out.append(
+                f"  {event.deployment_id} {event.application}/{event.deployment_group} "
+                f"{event.status} -> {event.event.value}"
+            )
+        out.append(f"queued {len(self.deliveries)} notification(s)")
+        return out
+
+
+def registrations_for(applications: set[str]) -> dict[str, Registration]:
+    """Enabled registrations of these applications, with their setups, in two queries."""
+    if not applications:
+        return {}
+    rows = Registration.objects.filter(
+        enabled=True, codedeploy_application_name__in=applications
+    ).prefetch_related(Prefetch("setups", queryset=NotificationSetup.objects.order_by("id")))
+    return {r.codedeploy_application_name: r for r in rows}
+
+
+def _list_ids(client: Any, *, start: datetime, end: datetime) -> list[str]:
+    if settings.NOTIFIER_POLL_MODE == "account":
+        return codedeploy.list_deployment_ids(client, created_after=start, created_before=end)
+    # Per-group mode, for IAM policies that forbid account-wide listing: one listing per
+    # deployment group of each enabled registration.
+    ids: list[str] = []
+    for registration in Registration.objects.filter(enabled=True):
+        app = registration.codedeploy_application_name
+        groups = split_groups(registration.deployment_groups) or codedeploy.list_deployment_groups(
+            client, app
+        )
+        for group in groups:
+            ids.extend(
+                codedeploy.list_deployment_ids(
+                    client,
+                    created_after=start,
+                    created_before=end,
+                    application=app,
+                    deployment_group=group,
+                )
+            )
+    return ids
+
+
+def deployment_poll(
+    *,
+    store: Store,
+    client: Any,
+    now: datetime | None = None,
+    counter: codedeploy.CallCounter | None = None,
+) -> CycleReport:
+    """Run one poll cycle. The watermark moves only after the cycle's results are stored."""
+    began = time.monotonic()
+    now = now or timezone.now()
+    report = CycleReport()
+    state = store.poll_state_get()
+    watermark = state.watermark or now - timedelta(seconds=settings.NOTIFIER_POLL_LOOKBACK)
+    start = watermark - timedelta(seconds=settings.NOTIFIER_POLL_OVERLAP)
+    report.window_start = start
+
+    listed = _list_ids(client, start=start, end=now)
+    report.listed = len(listed)
+    candidates = dict.fromkeys(listed)
+    candidates.update(dict.fromkeys(state.pending))
+    known_terminal = [i for i in candidates if i in state.recent_terminal]
+    report.skipped_known_terminal = len(known_terminal)
+    for deployment_id in known_terminal:
+        del candidates[deployment_id]
+
+    infos = codedeploy.batch_get(client, candidates)
+    report.fetched = len(infos)
+    registrations = registrations_for({i.get("applicationName", "") for i in infos})
+    region = client.meta.region_name
+    account = codedeploy.account_id() if infos and registrations else ""
+
+    pending: dict[str, str] = {}
+    recent_terminal = dict(state.recent_terminal)
+    for info in infos:
+        deployment_id, status = info["deploymentId"], info.get("status", "")
+        registration = registrations.get(info.get("applicationName", ""))
+        watched = registration is not None and registration.watches_group(
+            info.get("deploymentGroupName", "")
+        )
+        if is_terminal(status):
+            created = codedeploy._time(info.get("createTime"))
+            recent_terminal[deployment_id] = created.timestamp() if created else now.timestamp()
+        elif watched:
+            pending[deployment_id] = status
+        if not watched:
+            continue
+        previous = state.pending.get(deployment_id)
+        transitions = events_for_transition(previous, status)
+        if not transitions:
+            continue
+        latest = codedeploy.normalise(info, event=transitions[-1], region=region, account=account)
+        store.deployment_save(latest, seen_at=now)
+        for event_name in transitions:
+            event = latest.with_event(event_name)
+            report.events.append(event)
+            report.deliveries.extend(
+                deliveries_create(event, setups_hearing(registration, event), store=store)
+            )
+
+    # Forget finished deployments once they are older than the next cycle's listing window.
+    horizon = (now - timedelta(seconds=settings.NOTIFIER_POLL_OVERLAP)).timestamp()
+    state.recent_terminal = {k: v for k, v in recent_terminal.items() if v >= horizon}
+    state.pending = pending
+    state.watermark = now
+    state.last_success = timezone.now()
+    state.last_error = ""
+    store.poll_state_save(state)
+    report.seconds = time.monotonic() - began
+    if counter is not None:
+        report.aws_calls = dict(counter.calls)
+    return report
+
+
+def describe_aws_error(exc: Exception) -> str:
+    """The last AWS error in words a person can act on."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code, message = error.get("Code", ""), error.get("Message", "")
+        operation = exc.operation_name
+        if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
+            return (
+                f"AWS denied codedeploy:{operation}. Add it to the IAM policy of the "
+                f"service's role (see docs/iam-policy.json). AWS said: {message}"
+            )
+        if code in ("ThrottlingException", "Throttling", "RequestLimitExceeded"):
+            return f"AWS throttled codedeploy:{operation} even after backing off: {message}"
+        if code in ("UnrecognizedClientException", "InvalidClientTokenId", "ExpiredTokenException"):
+            return f"AWS did not accept the service's credentials ({code}): {message}"
+        return f"codedeploy:{operation} failed with {code}: {message}"
+    if isinstance(exc, BotoCoreError):
+        return f"could not reach AWS CodeDeploy: {exc}"
+    if isinstance(exc, StorageError):
+        return f"could not store poll results: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def record_poll_error(store: Store, exc: Exception) -> str:
+    message = describe_aws_error(exc)
+    try:
+        state = store.poll_state_get()
+        state.last_error = message
+        state.last_error_at = timezone.now()
+        store.poll_state_save(state)
+    except Exception:  # the store itself is down: the log is all we have
+        log.exception("could not record the poll error")
+    return message
+
+
+def poll_loop(
+    *, seconds: float | None = None, interval: float | None = None, store: Store | None = None
+) -> int:
+    """Poll every `interval` seconds for `seconds`, under a lease so two loops never poll at
+    once, and send due notifications after each cycle. Returns the cycles it ran."""
+    seconds = settings.NOTIFIER_LOOP_SECONDS if seconds is None else seconds
+    interval = settings.NOTIFIER_POLL_INTERVAL if interval is None else interval
+    store = store or get_store()
+    holder = holder_name()
+    lease_seconds = max(15.0, interval * 5)
+    counter = codedeploy.CallCounter()
+    client = codedeploy.make_client(counter=counter)
+    dispatcher = Dispatcher(store=store, holder=holder)
+    deadline = time.monotonic() + seconds
+    cycles = 0
+    holding = False
+    try:
+        while True:
+            tick = time.monotonic()
+            try:
+                holding = store.lease_acquire(POLL_LEASE, holder, seconds=lease_seconds)
+            except StorageError as exc:
+                log.warning("storage unavailable, will retry: %s", exc)
+                holding = False
+            if holding:
+                counter.reset()
+                try:
+                    report = deployment_poll(store=store, client=client, counter=counter)
+                    cycles += 1
+                    if report.events:
+                        log.info("poll: %s", "; ".join(report.lines()[2:]))
+                except Exception as exc:
+                    log.warning("poll cycle failed: %s", record_poll_error(store, exc))
+            try:
+                dispatcher.dispatch_due()
+            except StorageError as exc:
+                log.warning("storage unavailable, will retry: %s", exc)
+            close_old_connections()
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(max(0.0, interval - (time.monotonic() - tick)))
+    finally:
+        dispatcher.close()
+        if holding:
+            with contextlib.suppress(StorageError):
+                store.lease_release(POLL_LEASE, holder)
+    return cycles

@@ -1,0 +1,254 @@
+"""Settings: one flat module, every value from the environment.
+
+A bad value fails at start-up with ImproperlyConfigured naming the variable, never at the
+first notification. README.md lists every variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def envnumber(name: str, default: float, *, minimum: float = 0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {raw!r}")
+    return value
+
+
+def envint(name: str, default: int, *, minimum: int = 0) -> int:
+    value = envnumber(name, default, minimum=minimum)
+    if value != int(value):
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}")
+    return int(value)
+
+
+DEBUG = envbool("DJANGO_DEBUG", False)
+SECRET_KEY = env("DJANGO_SECRET_KEY") or (
+    "insecure-development-key-set-DJANGO_SECRET_KEY-in-production"
+)
+ALLOWED_HOSTS = [h.strip() for h in env("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in env("DJANGO_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "notifier.apps.NotifierConfig",
+    "registrations.apps.RegistrationsConfig",
+    "channels.apps.NotificationChannelsConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "notifier.urls"
+WSGI_APPLICATION = "notifier.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+VAR_DIR = Path(env("NOTIFIER_VAR_DIR") or BASE_DIR / "var")
+
+
+def _database(url: str) -> dict:
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60)
+    except Exception as exc:  # dj_database_url raises several types for bad URLs
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # The web app, the scheduler and the workers share one file: WAL lets readers
+        # proceed during a write, IMMEDIATE avoids "database is locked" on lock upgrades.
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    return config
+
+
+_default_db = env("DATABASE_URL")
+if not _default_db:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    _default_db = f"sqlite:///{VAR_DIR / 'notifier.sqlite3'}"
+DATABASES = {"default": _database(_default_db)}
+AUDIT_DATABASE_URL = env("AUDIT_DATABASE_URL")
+if AUDIT_DATABASE_URL:
+    DATABASES["audit"] = _database(AUDIT_DATABASE_URL)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "notifier": {"handlers": ["console"], "level": env("NOTIFIER_LOG_LEVEL", "INFO")},
+        "channels": {"handlers": ["console"], "level": env("NOTIFIER_LOG_LEVEL", "INFO")},
+    },
+}
+
+# --- REST API -----------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "registrations.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CodeDeploy Notifier API",
+    "DESCRIPTION": "Register AWS CodeDeploy applications and choose who hears about their "
+    "deployments.",
+    "VERSION": "1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- The engine ---------------------------------------------------------------------------
+NOTIFIER_STORAGE = env("NOTIFIER_STORAGE", "orm")
+if NOTIFIER_STORAGE not in ("orm", "dynamodb"):
+    raise ImproperlyConfigured(
+        f"NOTIFIER_STORAGE must be orm or dynamodb, not {NOTIFIER_STORAGE!r}"
+    )
+NOTIFIER_DYNAMODB_TABLE_PREFIX = env("NOTIFIER_DYNAMODB_TABLE_PREFIX", "codedeploy-notifier-")
+NOTIFIER_POLL_INTERVAL = envnumber("NOTIFIER_POLL_INTERVAL", 2.0, minimum=0.1)
+# How far back the first cycle looks when there is no watermark yet (seconds).
+NOTIFIER_POLL_LOOKBACK = envnumber("NOTIFIER_POLL_LOOKBACK", 600, minimum=0)
+# Every cycle lists again this many seconds before the watermark: ListDeployments is
+# eventually consistent, and a deployment created just before a cycle may appear late.
+NOTIFIER_POLL_OVERLAP = envnumber("NOTIFIER_POLL_OVERLAP", 60, minimum=0)
+NOTIFIER_POLL_MODE = env("NOTIFIER_POLL_MODE", "account")
+if NOTIFIER_POLL_MODE not in ("account", "group"):
+    raise ImproperlyConfigured(
+        f"NOTIFIER_POLL_MODE must be account or group, not {NOTIFIER_POLL_MODE!r}"
+    )
+NOTIFIER_SEND_TIMEOUT = envnumber("NOTIFIER_SEND_TIMEOUT", 10, minimum=0.1)
+NOTIFIER_MAX_ATTEMPTS = envint("NOTIFIER_MAX_ATTEMPTS", 6, minimum=1)
+NOTIFIER_RETRY_BASE = envnumber("NOTIFIER_RETRY_BASE", 2, minimum=0)
+NOTIFIER_RETRY_MAX = envnumber("NOTIFIER_RETRY_MAX", 300, minimum=0)
+NOTIFIER_SEND_THREADS = envint("NOTIFIER_SEND_THREADS", 8, minimum=1)
+# A claim's lease must outlast one send (timeout plus margin), or a slow send could be
+# retried by another sender while the first is still talking to the provider.
+NOTIFIER_CLAIM_LEASE = envnumber(
+    "NOTIFIER_CLAIM_LEASE", max(30.0, NOTIFIER_SEND_TIMEOUT * 3), minimum=1
+)
+if NOTIFIER_CLAIM_LEASE <= NOTIFIER_SEND_TIMEOUT:
+    raise ImproperlyConfigured("NOTIFIER_CLAIM_LEASE must be longer than NOTIFIER_SEND_TIMEOUT")
+# The scheduled task runs a polling loop for this long; the schedule fires every minute and
+# django-q2's scheduler wakes only about every 30 s, so the loop outlives the period.
+NOTIFIER_LOOP_SECONDS = envnumber("NOTIFIER_LOOP_SECONDS", 90, minimum=1)
+
+NEW_RELIC_API_KEY = env("NEW_RELIC_API_KEY")
+NEW_RELIC_API_URL = env("NEW_RELIC_API_URL", "https://api.newrelic.com").rstrip("/")
+
+EMAIL_URL = env("EMAIL_URL")
+NOTIFIER_FROM_EMAIL = env("NOTIFIER_FROM_EMAIL", "codedeploy-notifier@localhost")
+DEFAULT_FROM_EMAIL = NOTIFIER_FROM_EMAIL
+
+# --- django-q2 ----------------------------------------------------------------------------
+Q_BROKER_URL = env("Q_BROKER_URL")
+Q_CLUSTER: dict = {
+    "name": "notifier",
+    "workers": envint("NOTIFIER_WORKERS", 2, minimum=2),
+    "timeout": int(NOTIFIER_LOOP_SECONDS + 60),
+    # retry must exceed timeout or a long task runs twice.
+    "retry": int(NOTIFIER_LOOP_SECONDS + 120),
+    "max_attempts": 1,
+    "catch_up": False,
+    "poll": 0.2,
+    "ack_failures": True,
+    "save_limit": 250,
+    "label": "Task queue",
+}
+if Q_BROKER_URL.startswith(("redis://", "rediss://")):
+    Q_CLUSTER["redis"] = Q_BROKER_URL
+elif Q_BROKER_URL:
+    raise ImproperlyConfigured(
+        f"Q_BROKER_URL must be empty (the database broker) or a redis:// URL, not {Q_BROKER_URL!r}"
+    )
+else:
+    Q_CLUSTER["orm"] = "default"

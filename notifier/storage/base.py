@@ -1,0 +1,173 @@
+"""The Store contract: poll state, the delivery ledger and history reads.
+
+Every backend (`orm`, `dynamodb`) implements `Store` and passes the one contract suite in
+tests/notifier/storage/. Methods take and return the dataclasses below, never model
+instances or DynamoDB items, so the engine does not know which backend it runs on.
+
+Exactly-once rests on `delivery_claim`: a conditional write that succeeds for one caller
+only, and gives it a lease. A holder whose lease expired (it crashed, or hung past the lease)
+loses the delivery to the next claimer, and its late `delivery_record` is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from notifier.events import DeploymentEvent
+
+# Delivery states.
+PENDING = "pending"  # waiting to be sent (first time, or a retry at next_attempt_at)
+DELIVERED = "delivered"
+FAILED = "failed"  # permanent failure: bad configuration, rejected by the provider
+DEAD = "dead"  # retryable failures until the attempt limit ran out
+DELIVERY_STATES = (PENDING, DELIVERED, FAILED, DEAD)
+FINAL_STATES = frozenset({DELIVERED, FAILED, DEAD})
+
+
+class StorageError(Exception):
+    """The backend could not be reached or refused a write; nothing was half-done."""
+
+
+@dataclass(frozen=True)
+class DeliveryKey:
+    deployment_id: str
+    event: str
+    setup_id: int
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id}/{self.event}/{self.setup_id}"
+
+
+@dataclass
+class PollState:
+    """Where the poller stands.
+
+    watermark: deployments created before (watermark - overlap) have been listed already.
+    pending: deployment id -> last status seen, for registered deployments not yet finished.
+    recent_terminal: deployment id -> create time (epoch seconds) of finished deployments
+        still inside the listing overlap, so they are not fetched again.
+    """
+
+    watermark: datetime | None = None
+    pending: dict[str, str] = field(default_factory=dict)
+    recent_terminal: dict[str, float] = field(default_factory=dict)
+    last_success: datetime | None = None
+    last_error: str = ""
+    last_error_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: DeliveryKey
+    token: str
+    attempt: int  # 1 for the first attempt
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    state: str  # one of DELIVERY_STATES; PENDING means "retry at next_attempt_at"
+    started_at: datetime
+    latency_ms: int
+    response_status: int | None = None
+    error: str = ""
+    detail: str = ""  # what the provider answered, e.g. a marker id
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    state: str
+    started_at: datetime
+    latency_ms: int
+    response_status: int | None
+    error: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    key: DeliveryKey
+    kind: str
+    state: str
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime | None
+    last_error: str
+    event: DeploymentEvent
+    history: tuple[Attempt, ...] = ()
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    status: str
+    seen_at: datetime
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """The latest known state of one deployment, plus the deliveries it caused."""
+
+    event: DeploymentEvent  # the latest DeploymentEvent seen for it
+    first_seen: datetime
+    updated_at: datetime
+    timeline: tuple[StatusChange, ...] = ()
+    deliveries: tuple[Delivery, ...] = ()
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[DeploymentRecord]
+    number: int
+    has_next: bool
+    total: int | None = None  # None when the backend cannot count cheaply
+
+
+@runtime_checkable
+class Store(Protocol):
+    # --- poll state -------------------------------------------------------------------
+    def poll_state_get(self) -> PollState:
+        """The saved state, or an empty PollState before the first cycle."""
+
+    def poll_state_save(self, state: PollState) -> None: ...
+
+    def lease_acquire(self, name: str, holder: str, *, seconds: float) -> bool:
+        """Take or renew the named lease for `holder`; False while another holds it."""
+
+    def lease_release(self, name: str, holder: str) -> None: ...
+
+    # --- deployments and the ledger ---------------------------------------------------
+    def deployment_save(self, event: DeploymentEvent, *, seen_at: datetime) -> None:
+        """Record the latest state of a deployment; a new status adds a timeline entry."""
+
+    def delivery_create(self, key: DeliveryKey, *, kind: str, event: DeploymentEvent) -> bool:
+        """Add a pending delivery; False (and no change) when the key exists already."""
+
+    def delivery_claim(
+        self, key: DeliveryKey, *, holder: str, lease_seconds: float, now: datetime | None = None
+    ) -> Claim | None:
+        """Claim a pending, due delivery whose lease is free or expired: one caller wins."""
+
+    def delivery_record(self, claim: Claim, outcome: AttemptOutcome) -> bool:
+        """Store an attempt and the delivery's new state; False if the claim was lost."""
+
+    def deliveries_due(self, *, now: datetime | None = None, limit: int = 100) -> list[DeliveryKey]:
+        """Pending deliveries that are due and not leased to anyone, oldest first."""
+
+    def delivery_get(self, key: DeliveryKey) -> Delivery | None: ...
+
+    def delivery_requeue(self, key: DeliveryKey) -> bool:
+        """Make a finished delivery pending again, due now (a person asked to resend)."""
+
+    # --- history ----------------------------------------------------------------------
+    def deployments_page(
+        self, *, application: str | None = None, page: int = 1, per_page: int = 50
+    ) -> Page:
+        """Deployments newest first (by create time), with their deliveries."""
+
+    def deployment_get(self, deployment_id: str) -> DeploymentRecord | None:
+        """One deployment with its timeline and every delivery's attempts."""

@@ -1,0 +1,331 @@
+"""The ORM store: SQLite or Postgres through Django models (notifier/models.py)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Prefetch, Q
+from django.utils import timezone
+
+from notifier import models as m
+from notifier.events import DeploymentEvent
+from notifier.storage.base import (
+    PENDING,
+    Attempt,
+    AttemptOutcome,
+    Claim,
+    Delivery,
+    DeliveryKey,
+    DeploymentRecord,
+    Page,
+    PollState,
+    StatusChange,
+    StorageError,
+)
+
+POLL_STATE_NAME = "default"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _from_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def poll_state_to_dict(state: PollState) -> dict:
+    return {
+        "watermark": _iso(state.watermark),
+        "pending": state.pending,
+        "recent_terminal": state.recent_terminal,
+        "last_success": _iso(state.last_success),
+        "last_error": state.last_error,
+        "last_error_at": _iso(state.last_error_at),
+    }
+
+
+def poll_state_from_dict(data: dict) -> PollState:
+    return PollState(
+        watermark=_from_iso(data.get("watermark")),
+        pending=dict(data.get("pending") or {}),
+        recent_terminal={k: float(v) for k, v in (data.get("recent_terminal") or {}).items()},
+        last_success=_from_iso(data.get("last_success")),
+        last_error=data.get("last_error") or "",
+        last_error_at=_from_iso(data.get("last_error_at")),
+    )
+
+
+def delivery_from_model(row: m.Delivery, *, with_history: bool = False) -> Delivery:
+    history: tuple[Attempt, ...] = ()
+    if with_history:
+        history = tuple(
+            Attempt(
+                number=a.number,
+                state=a.state,
+                started_at=a.started_at,
+                latency_ms=a.latency_ms,
+                response_status=a.response_status,
+                error=a.error,
+                detail=a.detail,
+            )
+            for a in row.history.all()
+        )
+    return Delivery(
+        key=DeliveryKey(row.deployment_id, row.event, row.setup_id),
+        kind=row.kind,
+        state=row.state,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        event=DeploymentEvent.from_dict(row.payload),
+        history=history,
+    )
+
+
+def _guard(method):
+    """Turn database failures into StorageError, so callers handle one exception type."""
+
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except IntegrityError:
+            raise
+        except DatabaseError as exc:
+            raise StorageError(f"the database refused {method.__name__}: {exc}") from exc
+
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+class OrmStore:
+    """Store on Django's ORM. `using` names the database alias (`default` or `audit`)."""
+
+    def __init__(self, using: str = "default") -> None:
+        self.using = using
+
+    def _q(self, model):
+        return model.objects.using(self.using)
+
+    # --- poll state -------------------------------------------------------------------
+    @_guard
+    def poll_state_get(self) -> PollState:
+        row = self._q(m.PollStateRecord).filter(name=POLL_STATE_NAME).first()
+        return poll_state_from_dict(row.data) if row else PollState()
+
+    @_guard
+    def poll_state_save(self, state: PollState) -> None:
+        self._q(m.PollStateRecord).update_or_create(
+            name=POLL_STATE_NAME, defaults={"data": poll_state_to_dict(state)}
+        )
+
+    @_guard
+    def lease_acquire(self, name: str, holder: str, *, seconds: float) -> bool:
+        now = timezone.now()
+        until = now + timedelta(seconds=seconds)
+        taken = (
+            self._q(m.Lease)
+            .filter(name=name)
+            .filter(Q(holder=holder) | Q(expires_at__lt=now))
+            .update(holder=holder, expires_at=until)
+        )
+        if taken:
+            return True
+        try:
+            with transaction.atomic(using=self.using):
+                self._q(m.Lease).create(name=name, holder=holder, expires_at=until)
+        except IntegrityError:
+            return False
+        return True
+
+    @_guard
+    def lease_release(self, name: str, holder: str) -> None:
+        self._q(m.Lease).filter(name=name, holder=holder).delete()
+
+    # --- deployments and the ledger ---------------------------------------------------
+    @_guard
+    def deployment_save(self, event: DeploymentEvent, *, seen_at: datetime) -> None:
+        fields = {
+            "application": event.application,
+            "deployment_group": event.deployment_group,
+            "status": event.status,
+            "creator": event.creator,
+            "revision": event.revision.summary[:512],
+            "create_time": event.create_time,
+            "start_time": event.start_time,
+            "complete_time": event.complete_time,
+            "event": event.to_dict(),
+            "updated_at": seen_at,
+        }
+        with transaction.atomic(using=self.using):
+            row, created = self._q(m.Deployment).get_or_create(
+                deployment_id=event.deployment_id, defaults={**fields, "first_seen": seen_at}
+            )
+            if not created:
+                for name, value in fields.items():
+                    setattr(row, name, value)
+                row.save(using=self.using)
+            if not self._q(m.StatusChange).filter(deployment=row, status=event.status).exists():
+                self._q(m.StatusChange).create(deployment=row, status=event.status, seen_at=seen_at)
+
+    @_guard
+    def delivery_create(self, key: DeliveryKey, *, kind: str, event: DeploymentEvent) -> bool:
+        now = timezone.now()
+        try:
+            with transaction.atomic(using=self.using):
+                self._q(m.Delivery).create(
+                    deployment_id=key.deployment_id,
+                    event=key.event,
+                    setup_id=key.setup_id,
+                    kind=kind,
+                    state=PENDING,
+                    payload=event.to_dict(),
+                    created_at=now,
+                    updated_at=now,
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def _key_filter(self, key: DeliveryKey):
+        return self._q(m.Delivery).filter(
+            deployment_id=key.deployment_id, event=key.event, setup_id=key.setup_id
+        )
+
+    @_guard
+    def delivery_claim(
+        self, key: DeliveryKey, *, holder: str, lease_seconds: float, now: datetime | None = None
+    ) -> Claim | None:
+        now = now or timezone.now()
+        token = f"{holder}:{uuid.uuid4().hex}"[:64]
+        until = now + timedelta(seconds=lease_seconds)
+        # The compare-and-set: only a pending, due, unleased row is updated, and a database
+        # UPDATE is atomic, so of any number of concurrent claimers exactly one sees 1 here.
+        won = (
+            self._key_filter(key)
+            .filter(state=PENDING)
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .update(
+                lease_token=token, lease_until=until, attempts=F("attempts") + 1, updated_at=now
+            )
+        )
+        if won != 1:
+            return None
+        attempts = self._key_filter(key).values_list("attempts", flat=True).get()
+        return Claim(key=key, token=token, attempt=attempts, lease_until=until)
+
+    @_guard
+    def delivery_record(self, claim: Claim, outcome: AttemptOutcome) -> bool:
+        now = timezone.now()
+        with transaction.atomic(using=self.using):
+            row = self._key_filter(claim.key).filter(lease_token=claim.token).first()
+            if row is None:
+                return False
+            self._q(m.Delivery).filter(pk=row.pk, lease_token=claim.token).update(
+                state=outcome.state,
+                lease_token="",
+                lease_until=None,
+                next_attempt_at=outcome.next_attempt_at,
+                last_error=outcome.error,
+                updated_at=now,
+            )
+            self._q(m.DeliveryAttempt).create(
+                delivery_id=row.pk,
+                number=claim.attempt,
+                state=outcome.state,
+                started_at=outcome.started_at,
+                latency_ms=outcome.latency_ms,
+                response_status=outcome.response_status,
+                error=outcome.error,
+                detail=outcome.detail,
+            )
+        return True
+
+    @_guard
+    def deliveries_due(self, *, now: datetime | None = None, limit: int = 100) -> list[DeliveryKey]:
+        now = now or timezone.now()
+        rows = (
+            self._q(m.Delivery)
+            .filter(state=PENDING)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+            .order_by("created_at", "id")
+            .values_list("deployment_id", "event", "setup_id")[:limit]
+        )
+        return [DeliveryKey(*row) for row in rows]
+
+    @_guard
+    def delivery_get(self, key: DeliveryKey) -> Delivery | None:
+        row = self._key_filter(key).prefetch_related("history").first()
+        return delivery_from_model(row, with_history=True) if row else None
+
+    @_guard
+    def delivery_requeue(self, key: DeliveryKey) -> bool:
+        now = timezone.now()
+        return bool(
+            self._key_filter(key)
+            .exclude(state=PENDING)
+            .update(
+                state=PENDING, next_attempt_at=now, lease_token="", lease_until=None, updated_at=now
+            )
+        )
+
+    # --- history ----------------------------------------------------------------------
+    def _record(self, row: m.Deployment, *, detail: bool) -> DeploymentRecord:
+        return DeploymentRecord(
+            event=DeploymentEvent.from_dict(row.event),
+            first_seen=row.first_seen,
+            updated_at=row.updated_at,
+            timeline=tuple(StatusChange(c.status, c.seen_at) for c in row.timeline.all())
+            if detail
+            else (),
+            deliveries=tuple(
+                delivery_from_model(d, with_history=detail) for d in row.deliveries.all()
+            ),
+        )
+
+    @_guard
+    def deployments_page(
+        self, *, application: str | None = None, page: int = 1, per_page: int = 50
+    ) -> Page:
+        page = max(1, page)
+        rows = self._q(m.Deployment).order_by(
+            F("create_time").desc(nulls_last=True), "deployment_id"
+        )
+        if application:
+            rows = rows.filter(application=application)
+        total = rows.count()
+        start = (page - 1) * per_page
+        chunk = list(
+            rows.prefetch_related(
+                Prefetch("deliveries", queryset=self._q(m.Delivery).order_by("id"))
+            )[start : start + per_page + 1]
+        )
+        return Page(
+            items=[self._record(r, detail=False) for r in chunk[:per_page]],
+            number=page,
+            has_next=len(chunk) > per_page,
+            total=total,
+        )
+
+    @_guard
+    def deployment_get(self, deployment_id: str) -> DeploymentRecord | None:
+        row = (
+            self._q(m.Deployment)
+            .filter(deployment_id=deployment_id)
+            .prefetch_related(
+                "timeline",
+                Prefetch(
+                    "deliveries",
+                    queryset=self._q(m.Delivery).order_by("id").prefetch_related("history"),
+                ),
+            )
+            .first()
+        )
+        return self._record(row, detail=True) if row else None

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from notifier import views
+from registrations.api import RegistrationViewSet
+
+router = SimpleRouter()
+router.register("registrations", RegistrationViewSet, basename="registration")
+legacy_create = RegistrationViewSet.as_view({"get": "list", "post": "create"})
+
+urlpatterns = [
+    path("", views.deployment_list, name="deployment-list"),
+    path("deployments/<str:deployment_id>/", views.deployment_detail, name="deployment-detail"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    # The original service's path: POST /registrations.
+    path("registrations", legacy_create, name="registration-legacy"),
+    path("api/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+]

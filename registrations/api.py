@@ -1,0 +1,57 @@
+"""The REST API: CRUD on registrations, and one error shape for every failure."""
+
+from __future__ import annotations
+
+import logging
+
+from rest_framework import exceptions, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from registrations.models import Registration
+from registrations.serializers import RegistrationSerializer
+
+log = logging.getLogger("notifier.api")
+
+
+class RegistrationViewSet(viewsets.ModelViewSet):
+    """Registered CodeDeploy applications and their notification setups.
+
+    POST the original service's shape:
+    `{"codedeploy_application_name": "...", "notifications": [{"newrelic_notification":
+    {"application_name": "..."}}]}`. PUT or PATCH with `notifications` replaces the setups:
+    include a setup's `id` to keep and update it.
+    """
+
+    serializer_class = RegistrationSerializer
+    queryset = Registration.objects.select_related("team").prefetch_related("setups")
+
+
+def exception_handler(exc, context):
+    """DRF's handler with clearer words for malformed JSON and wrong content types, and a
+    JSON 500 (never a stack trace) for anything unexpected."""
+    if isinstance(exc, exceptions.ParseError):
+        detail = str(exc.detail).replace("JSON parse error - ", "")
+        return Response(
+            {"detail": f"The request body is not valid JSON: {detail}"},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return Response(
+            {
+                "detail": f"{exc.detail} Send the body as JSON with "
+                "'Content-Type: application/json'."
+            },
+            status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        log.exception("unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        return Response(
+            {
+                "detail": "Internal error; it has been logged. Try again, and tell "
+                "the service's operators if it persists."
+            },
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    return response

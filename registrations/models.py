@@ -1,0 +1,149 @@
+"""Registrations: which CodeDeploy applications are watched, and who hears about them.
+
+A NotificationSetup holds what every kind shares; each kind in channels/ adds its typed
+fields in a model that inherits from it (multi-table inheritance), so a new kind is a new
+module and a migration, and the engine only ever sees NotificationSetup ids and kinds.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from notifier.events import EVENT_CHOICES, Event
+
+# CodeDeploy's own limits: names are 1-100 characters.
+APPLICATION_NAME_MAX = 100
+_GROUP_SPLIT = re.compile(r"[\s,]+")
+
+
+def split_groups(text: str) -> list[str]:
+    return [g for g in _GROUP_SPLIT.split(text or "") if g]
+
+
+def validate_groups(text: str) -> None:
+    for group in split_groups(text):
+        if len(group) > 100:
+            raise ValidationError(
+                f"deployment group name {group[:40]!r}... is longer than 100 "
+                "characters, CodeDeploy's limit"
+            )
+
+
+def validate_events(value) -> None:
+    if not isinstance(value, list) or not value:
+        raise ValidationError("choose at least one event (or disable the setup)")
+    known = {e.value for e in Event}
+    unknown = [v for v in value if v not in known]
+    if unknown:
+        raise ValidationError(
+            f"unknown event {', '.join(map(str, unknown))}; choose from {', '.join(sorted(known))}"
+        )
+
+
+class EventsField(models.JSONField):
+    """A list of event names, shown in forms as checkboxes."""
+
+    def formfield(self, **kwargs):
+        return forms.MultipleChoiceField(
+            choices=EVENT_CHOICES,
+            widget=forms.CheckboxSelectMultiple,
+            required=not self.blank,
+            label=self.verbose_name.capitalize(),
+            help_text=self.help_text,
+        )
+
+
+class Registration(models.Model):
+    codedeploy_application_name = models.CharField(
+        "CodeDeploy application name",
+        max_length=APPLICATION_NAME_MAX,
+        unique=True,
+        help_text="Exactly as it appears in the CodeDeploy console (case matters).",
+        error_messages={"unique": "This CodeDeploy application is registered already."},
+    )
+    team = models.ForeignKey(
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="registrations",
+        help_text="The team that owns this registration; its members may change it.",
+    )
+    enabled = models.BooleanField(
+        default=True, help_text="Untick to stop all notifications for this application."
+    )
+    deployment_groups = models.CharField(
+        max_length=2000,
+        blank=True,
+        validators=[validate_groups],
+        help_text="Only notify for these deployment groups (comma or space separated). "
+        "Leave empty for every group.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["codedeploy_application_name"]
+
+    def __str__(self) -> str:
+        return self.codedeploy_application_name
+
+    def watches_group(self, deployment_group: str) -> bool:
+        groups = split_groups(self.deployment_groups)
+        return not groups or deployment_group in groups
+
+
+class NotificationSetup(models.Model):
+    registration = models.ForeignKey(Registration, on_delete=models.CASCADE, related_name="setups")
+    kind = models.CharField(max_length=32, editable=False)
+    events = EventsField(
+        default=list,
+        validators=[validate_events],
+        help_text="The deployment events this setup sends a notification for.",
+    )
+    enabled = models.BooleanField(default=True)
+    deployment_groups = models.CharField(
+        max_length=2000,
+        blank=True,
+        validators=[validate_groups],
+        help_text="Only these deployment groups (comma or space separated). "
+        "Leave empty for every group the registration watches.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["registration", "id"]
+        indexes = [models.Index(fields=["registration", "kind"], name="setup_by_kind")]
+
+    def __str__(self) -> str:
+        from channels.registry import label_for
+
+        return f"{label_for(self.kind)} for {self.registration}"
+
+    def save(self, *args, **kwargs):
+        from channels.registry import kind_for_model, module_for
+
+        if not self.kind:
+            self.kind = kind_for_model(type(self))
+        if not self.events:
+            self.events = list(module_for(self.kind).DEFAULT_EVENTS)
+        super().save(*args, **kwargs)
+
+    def typed(self) -> NotificationSetup:
+        """This setup as its kind's model, with the kind's own fields."""
+        from channels.registry import module_for
+
+        model = module_for(self.kind).SETUP_MODEL
+        if isinstance(self, model):
+            return self
+        return model.objects.get(pk=self.pk)
+
+    def hears(self, event: str, deployment_group: str) -> bool:
+        groups = split_groups(self.deployment_groups)
+        return self.enabled and event in self.events and (not groups or deployment_group in groups)

@@ -1,0 +1,252 @@
+"""The REST shape, as the original service took it:
+
+    {"codedeploy_application_name": "...",
+     "notifications": [{"newrelic_notification": {"application_name": "..."}}]}
+
+Validation of each setup's fields is the model's own (full_clean), the same the admin form
+runs, so the API and the admin can never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from rest_framework import serializers
+
+from channels.registry import API_KEYS, api_key, module_for
+from notifier.events import Event
+from registrations.models import NotificationSetup, Registration
+
+COMMON_SETUP_FIELDS = ("id", "events", "enabled", "deployment_groups")
+
+
+def setup_serializer_class(kind: str) -> type[serializers.ModelSerializer]:
+    module = module_for(kind)
+
+    class SetupSerializer(serializers.ModelSerializer):
+        id = serializers.IntegerField(required=False, help_text="Give it to update this setup.")
+        events = serializers.ListField(
+            child=serializers.ChoiceField(choices=[e.value for e in Event]),
+            required=False,
+            allow_empty=False,
+            help_text=f"Events to notify; default {', '.join(module.DEFAULT_EVENTS)}.",
+        )
+
+        class Meta:
+            model = module.SETUP_MODEL
+            fields = (*COMMON_SETUP_FIELDS, *module.SETUP_FIELDS)
+            extra_kwargs = getattr(module, "SETUP_EXTRA_KWARGS", {})
+
+    SetupSerializer.__name__ = f"{module.SETUP_MODEL.__name__}Serializer"
+    return SetupSerializer
+
+
+def _django_errors(exc: DjangoValidationError) -> Any:
+    if hasattr(exc, "error_dict"):
+        return {
+            field: [m for e in errors for m in e.messages]
+            for field, errors in exc.error_dict.items()
+        }
+    return exc.messages
+
+
+class NotificationsField(serializers.Field):
+    """A list of one-key objects: [{"<kind>_notification": {fields...}}, ...]."""
+
+    default_error_messages = {
+        "not_a_list": "notifications must be a list of objects like "
+        '{"newrelic_notification": {...}}',
+    }
+
+    def to_representation(self, setups) -> list[dict[str, Any]]:
+        out = []
+        for setup in setups.all() if hasattr(setups, "all") else setups:
+            typed = setup.typed()
+            out.append({api_key(typed.kind): setup_serializer_class(typed.kind)(typed).data})
+        return out
+
+    def to_internal_value(self, data) -> list[tuple[str, dict[str, Any]]]:
+        if not isinstance(data, list):
+            self.fail("not_a_list")
+        known = ", ".join(sorted(API_KEYS))
+        items, errors, failed = [], [], False
+        for item in data:
+            if not isinstance(item, dict) or len(item) != 1:
+                got = (
+                    "none"
+                    if isinstance(item, dict) and not item
+                    else (", ".join(item) if isinstance(item, dict) else type(item).__name__)
+                )
+                errors.append(
+                    {
+                        "non_field_errors": [
+                            "each notification must be an object with exactly one kind key "
+                            f"({known}); got {got}"
+                        ]
+                    }
+                )
+                failed = True
+                continue
+            ((key, fields),) = item.items()
+            if key not in API_KEYS:
+                errors.append({key: [f"unknown notification kind {key!r}; known kinds: {known}"]})
+                failed = True
+                continue
+            if not isinstance(fields, dict):
+                errors.append({key: ["must be an object of the kind's fields"]})
+                failed = True
+                continue
+            kind = API_KEYS[key]
+            serializer = setup_serializer_class(kind)(data=fields)
+            if not serializer.is_valid():
+                errors.append({key: serializer.errors})
+                failed = True
+                continue
+            items.append((kind, dict(serializer.validated_data)))
+            errors.append({})
+        if failed:
+            raise serializers.ValidationError(errors)
+        return items
+
+
+class RegistrationSerializer(serializers.ModelSerializer):
+    codedeploy_application_name = serializers.CharField(
+        max_length=100,
+        help_text="The CodeDeploy application, exactly as AWS names it.",
+        error_messages={
+            "required": "codedeploy_application_name is required",
+            "blank": "codedeploy_application_name must not be blank",
+            "null": "codedeploy_application_name must not be null",
+        },
+    )
+    team = serializers.SlugRelatedField(
+        slug_field="name",
+        queryset=Group.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Name of the team (a group) that owns this registration.",
+    )
+    notifications = NotificationsField(
+        source="setups",
+        required=False,
+        help_text='[{"newrelic_notification": {"application_name": "..."}}, ...]',
+    )
+
+    class Meta:
+        model = Registration
+        fields = (
+            "id",
+            "codedeploy_application_name",
+            "team",
+            "enabled",
+            "deployment_groups",
+            "notifications",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("id", "created_at", "updated_at")
+
+    def validate_codedeploy_application_name(self, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError("codedeploy_application_name must not be blank")
+        clash = Registration.objects.filter(codedeploy_application_name=value)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        existing = clash.first()
+        if existing:
+            raise serializers.ValidationError(
+                f"{value!r} is registered already (registration {existing.pk}); update that "
+                "registration instead"
+            )
+        return value
+
+    def validate(self, attrs):
+        if self.instance is None and not attrs.get("setups"):
+            raise serializers.ValidationError(
+                {
+                    "notifications": [
+                        "give at least one notification, e.g. "
+                        '[{"newrelic_notification": {"application_name": "..."}}]'
+                    ]
+                }
+            )
+        setups = attrs.get("setups")
+        if setups is not None:
+            existing = (
+                set(self.instance.setups.values_list("pk", flat=True)) if self.instance else set()
+            )
+            errors, failed = [], False
+            for kind, fields in setups:
+                setup_id = fields.get("id")
+                if setup_id is not None and setup_id not in existing:
+                    errors.append(
+                        {
+                            api_key(kind): {
+                                "id": [
+                                    f"this registration has no setup {setup_id}; "
+                                    "leave id out to add one"
+                                ]
+                            }
+                        }
+                    )
+                    failed = True
+                else:
+                    errors.append({})
+            if failed:
+                raise serializers.ValidationError({"notifications": errors})
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated_data):
+        setups = validated_data.pop("setups", [])
+        registration = Registration.objects.create(**validated_data)
+        self._save_setups(registration, setups, replace=False)
+        return registration
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        setups = validated_data.pop("setups", None)
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        instance.full_clean(exclude=["team"])
+        instance.save()
+        if setups is not None:
+            self._save_setups(instance, setups, replace=True)
+        return instance
+
+    def _save_setups(self, registration, setups, *, replace: bool) -> None:
+        keep: set[int] = set()
+        errors, failed = [], False
+        for kind, fields in setups:
+            model = module_for(kind).SETUP_MODEL
+            fields = dict(fields)
+            setup_id = fields.pop("id", None)
+            if setup_id is not None:
+                setup = model.objects.filter(pk=setup_id, registration=registration).first()
+                if setup is None:  # same id, other kind: replace it
+                    NotificationSetup.objects.filter(pk=setup_id).delete()
+                    setup = model(registration=registration)
+            else:
+                setup = model(registration=registration)
+            for name, value in fields.items():
+                setattr(setup, name, value)
+            if not setup.events:
+                setup.events = list(module_for(kind).DEFAULT_EVENTS)
+            try:
+                setup.full_clean(exclude=["registration"])
+            except DjangoValidationError as exc:
+                errors.append({api_key(kind): _django_errors(exc)})
+                failed = True
+                continue
+            errors.append({})
+            setup.save()
+            keep.add(setup.pk)
+        if failed:
+            # Raised inside the atomic block: nothing of this request is kept.
+            raise serializers.ValidationError({"notifications": errors})
+        if replace:
+            registration.setups.exclude(pk__in=keep).delete()
