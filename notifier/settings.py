@@ -122,6 +122,10 @@ def _database(url: str) -> dict:
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
+        # Tests use a file, not memory, so threads and the end-to-end tests' processes
+        # share it as the service's processes share the real one.
+        name = Path(config["NAME"])
+        config["TEST"] = {"NAME": str(name.with_name(f"test_{name.name}"))}
     return config
 
 

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.support.aws import FakeCodeDeploy, MotoServer, apply_env, restore_env
+from tests.support.newrelic import API_KEY, FakeNewRelic
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's server on a free loopback port; boto3 reaches it through AWS_ENDPOINT_URL."""
+    server = MotoServer()
+    old = apply_env(server.env)
+    yield server
+    restore_env(old)
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server):
+    """A fresh, empty AWS account for each test."""
+    moto_server.reset()
+    from notifier.codedeploy import account_id
+
+    account_id.cache_clear()
+    return moto_server
+
+
+@pytest.fixture
+def codedeploy(aws) -> FakeCodeDeploy:
+    return FakeCodeDeploy(aws.endpoint)
+
+
+@pytest.fixture
+def newrelic(httpserver, settings) -> FakeNewRelic:
+    from channels import newrelic as channel
+
+    settings.NEW_RELIC_API_URL = httpserver.url_for("").rstrip("/")
+    settings.NEW_RELIC_API_KEY = API_KEY
+    channel._app_ids.clear()
+    return FakeNewRelic(httpserver)
+
+
+@pytest.fixture
+def fast_retries(settings):
+    settings.NOTIFIER_RETRY_BASE = 0
+    settings.NOTIFIER_RETRY_MAX = 0
+    return settings

@@ -1,0 +1,76 @@
+"""A local HTTP server playing New Relic's REST API v2 (pytest-httpserver)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+API_KEY = "NRAK-TESTKEY"
+
+
+class FakeNewRelic:
+    """Knows applications by name; records every marker it receives, with its arrival time."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.applications: dict[str, int] = {}
+        self.markers: list[dict] = []
+        self.lookups = 0
+        self.fail_next: list[int] = []  # statuses to answer the next marker POSTs with
+        self._lock = threading.Lock()
+        server.expect_request("/v2/applications.json", method="GET").respond_with_handler(
+            self._lookup)
+        import re
+
+        server.expect_request(re.compile(r"^/v2/applications/\d+/deployments\.json$"),
+                              method="POST").respond_with_handler(self._marker)
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for("").rstrip("/")
+
+    def add_application(self, name: str, app_id: int | None = None) -> int:
+        app_id = app_id or 1000 + len(self.applications)
+        self.applications[name] = app_id
+        return app_id
+
+    def _auth(self, request: Request) -> Response | None:
+        if request.headers.get("X-Api-Key") != API_KEY:
+            return Response(json.dumps({"error": {"title": "Invalid API key"}}), status=401,
+                            content_type="application/json")
+        return None
+
+    def _lookup(self, request: Request) -> Response:
+        if (denied := self._auth(request)) is not None:
+            return denied
+        self.lookups += 1
+        wanted = request.args.get("filter[name]", "")
+        apps = [{"id": i, "name": n} for n, i in self.applications.items() if wanted in n]
+        return Response(json.dumps({"applications": apps}), content_type="application/json")
+
+    def _marker(self, request: Request) -> Response:
+        if (denied := self._auth(request)) is not None:
+            return denied
+        with self._lock:
+            if self.fail_next:
+                return Response("try later", status=self.fail_next.pop(0))
+            app_id = int(request.path.split("/")[3])
+            body = request.get_json()
+            marker = {"app_id": app_id, "body": body, "received": time.time(),
+                      "id": len(self.markers) + 1}
+            self.markers.append(marker)
+        return Response(json.dumps({"deployment": {"id": marker["id"], **body["deployment"]}}),
+                        status=201, content_type="application/json")
+
+    def markers_for(self, deployment_id: str) -> list[dict]:
+        return [m for m in self.markers if deployment_id in m["body"]["deployment"]["description"]]
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.markers) < count:
+            time.sleep(0.05)
+        return self.markers
