@@ -24,3 +24,14 @@ def _factory(name: str):
 
 def get_store() -> Store:
     return _factory(settings.NOTIFIER_STORAGE)()
+
+
+def history_database() -> str | None:
+    """The Django database alias that holds history as notifier.models rows, for pages that
+    need rich filtering: `default` with the ORM store, `audit` with DynamoDB plus the audit
+    mirror, None with DynamoDB alone (pages then use Store.deployments_page)."""
+    if settings.NOTIFIER_STORAGE == "orm":
+        return "default"
+    if "audit" in settings.DATABASES:
+        return "audit"
+    return None
