@@ -5,26 +5,29 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from channels.newrelic import NewRelicSetup
 from notifier import codedeploy as cd
 from notifier.poller import deployment_poll
 from notifier.storage.orm import OrmStore
 from registrations.models import Registration
-from channels.newrelic import NewRelicSetup
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def register(application: str, *, events=("succeeded",), groups: str = "") -> NewRelicSetup:
-    registration = Registration.objects.create(codedeploy_application_name=application,
-                                               deployment_groups=groups)
-    return NewRelicSetup.objects.create(registration=registration, application_name="web",
-                                        events=list(events))
+    registration = Registration.objects.create(
+        codedeploy_application_name=application, deployment_groups=groups
+    )
+    return NewRelicSetup.objects.create(
+        registration=registration, application_name="web", events=list(events)
+    )
 
 
 def poll(store, **kwargs):
     counter = cd.CallCounter()
-    return deployment_poll(store=store, client=cd.make_client(counter=counter), counter=counter,
-                           **kwargs)
+    return deployment_poll(
+        store=store, client=cd.make_client(counter=counter), counter=counter, **kwargs
+    )
 
 
 def test_it_turns_status_changes_into_events(codedeploy):
@@ -143,8 +146,9 @@ def test_a_deployment_older_than_the_lookback_is_not_listed(codedeploy, settings
     store = OrmStore()
     deployment = codedeploy.deploy("storefront")
     codedeploy.move(deployment, "Succeeded")
-    later = timezone.now() + timedelta(seconds=settings.NOTIFIER_POLL_LOOKBACK
-                                       + settings.NOTIFIER_POLL_OVERLAP + 60)
+    later = timezone.now() + timedelta(
+        seconds=settings.NOTIFIER_POLL_LOOKBACK + settings.NOTIFIER_POLL_OVERLAP + 60
+    )
     assert poll(store, now=later).listed == 0
 
 

@@ -7,6 +7,7 @@ complete times, instance counts, error information).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -65,32 +66,40 @@ class FakeCodeDeploy:
         if (application, group) in self._groups:
             return
         if application not in {a for a, _ in self._groups}:
-            try:
+            with contextlib.suppress(self.client.exceptions.ApplicationAlreadyExistsException):
                 self.client.create_application(applicationName=application)
-            except self.client.exceptions.ApplicationAlreadyExistsException:
-                pass
         self.client.create_deployment_group(
-            applicationName=application, deploymentGroupName=group,
+            applicationName=application,
+            deploymentGroupName=group,
             serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/CodeDeploy",
         )
         self._groups.add((application, group))
 
-    def deploy(self, application: str, group: str = "production", *,
-               commit: str = "9f1c2d3e4b5a69788796a5b4c3d2e1f0a9b8c7d6",
-               repository: str = "acme/storefront", description: str = "release",
-               revision: dict | None = None) -> str:
+    def deploy(
+        self,
+        application: str,
+        group: str = "production",
+        *,
+        commit: str = "9f1c2d3e4b5a69788796a5b4c3d2e1f0a9b8c7d6",
+        repository: str = "acme/storefront",
+        description: str = "release",
+        revision: dict | None = None,
+    ) -> str:
         self.group(application, group)
         revision = revision or {
             "revisionType": "GitHub",
             "gitHubLocation": {"repository": repository, "commitId": commit},
         }
         return self.client.create_deployment(
-            applicationName=application, deploymentGroupName=group, revision=revision,
+            applicationName=application,
+            deploymentGroupName=group,
+            revision=revision,
             description=description,
         )["deploymentId"]
 
-    def move(self, deployment_id: str, status: str, *, instances: int = 2,
-             creator: str | None = None) -> None:
+    def move(
+        self, deployment_id: str, status: str, *, instances: int = 2, creator: str | None = None
+    ) -> None:
         """Move a deployment to `status` as AWS would, with counts and times."""
         deployment = codedeploy_backend().deployments[deployment_id]
         now = datetime.now(UTC)
@@ -99,8 +108,9 @@ class FakeCodeDeploy:
             deployment.creator = creator
         if status != "Created" and deployment.start_time is None:
             deployment.start_time = now
-        overview = dict.fromkeys(("Pending", "InProgress", "Succeeded", "Failed", "Skipped",
-                                  "Ready"), 0)
+        overview = dict.fromkeys(
+            ("Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Ready"), 0
+        )
         if status in ("InProgress", "Queued"):
             overview["InProgress"] = instances
         elif status == "Ready":
