@@ -1,9 +1,22 @@
 from __future__ import annotations
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from tests.support.aws import FakeCodeDeploy, MotoServer, apply_env, restore_env
 from tests.support.newrelic import API_KEY, FakeNewRelic
+
+
+@pytest.fixture(scope="session")
+def make_httpserver():
+    """pytest-httpserver's server, threaded: a hanging response must not block the others,
+    as it would not at a real provider."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
 
 
 @pytest.fixture(scope="session")

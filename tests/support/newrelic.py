@@ -21,13 +21,17 @@ class FakeNewRelic:
         self.markers: list[dict] = []
         self.lookups = 0
         self.fail_next: list[int] = []  # statuses to answer the next marker POSTs with
+        self.hang_lookups: set[str] = set()  # application names whose lookup hangs
+        self.release = threading.Event()  # set to let hanging lookups answer
         self._lock = threading.Lock()
         server.expect_request("/v2/applications.json", method="GET").respond_with_handler(
-            self._lookup)
+            self._lookup
+        )
         import re
 
-        server.expect_request(re.compile(r"^/v2/applications/\d+/deployments\.json$"),
-                              method="POST").respond_with_handler(self._marker)
+        server.expect_request(
+            re.compile(r"^/v2/applications/\d+/deployments\.json$"), method="POST"
+        ).respond_with_handler(self._marker)
 
     @property
     def url(self) -> str:
@@ -40,8 +44,11 @@ class FakeNewRelic:
 
     def _auth(self, request: Request) -> Response | None:
         if request.headers.get("X-Api-Key") != API_KEY:
-            return Response(json.dumps({"error": {"title": "Invalid API key"}}), status=401,
-                            content_type="application/json")
+            return Response(
+                json.dumps({"error": {"title": "Invalid API key"}}),
+                status=401,
+                content_type="application/json",
+            )
         return None
 
     def _lookup(self, request: Request) -> Response:
@@ -49,6 +56,8 @@ class FakeNewRelic:
             return denied
         self.lookups += 1
         wanted = request.args.get("filter[name]", "")
+        if wanted in self.hang_lookups:
+            self.release.wait(10)
         apps = [{"id": i, "name": n} for n, i in self.applications.items() if wanted in n]
         return Response(json.dumps({"applications": apps}), content_type="application/json")
 
@@ -60,11 +69,18 @@ class FakeNewRelic:
                 return Response("try later", status=self.fail_next.pop(0))
             app_id = int(request.path.split("/")[3])
             body = request.get_json()
-            marker = {"app_id": app_id, "body": body, "received": time.time(),
-                      "id": len(self.markers) + 1}
+            marker = {
+                "app_id": app_id,
+                "body": body,
+                "received": time.time(),
+                "id": len(self.markers) + 1,
+            }
             self.markers.append(marker)
-        return Response(json.dumps({"deployment": {"id": marker["id"], **body["deployment"]}}),
-                        status=201, content_type="application/json")
+        return Response(
+            json.dumps({"deployment": {"id": marker["id"], **body["deployment"]}}),
+            status=201,
+            content_type="application/json",
+        )
 
     def markers_for(self, deployment_id: str) -> list[dict]:
         return [m for m in self.markers if deployment_id in m["body"]["deployment"]["description"]]
