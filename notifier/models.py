@@ -41,9 +41,18 @@ class Deployment(models.Model):
 
     class Meta:
         ordering = ["-create_time"]
+        # The history list pages newest first by (create_time, deployment_id) keyset; each
+        # filter it offers has an index in that order, so a page reads about 50 index entries.
         indexes = [
-            models.Index(fields=["-create_time"], name="deployment_newest"),
-            models.Index(fields=["application", "-create_time"], name="deployment_app_newest"),
+            models.Index(fields=["-create_time", "-deployment_id"], name="deployment_newest"),
+            models.Index(
+                fields=["application", "-create_time", "-deployment_id"],
+                name="deployment_app_newest",
+            ),
+            models.Index(
+                fields=["status", "-create_time", "-deployment_id"],
+                name="deployment_status_newest",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -84,7 +93,13 @@ class Delivery(models.Model):
                 fields=["deployment", "event", "setup_id"], name="one_delivery_per_event_and_setup"
             )
         ]
-        indexes = [models.Index(fields=["state", "next_attempt_at"], name="delivery_due")]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="delivery_due"),
+            # "Which deployments had a failed delivery" (history filters) and "what did this
+            # setup do last" (application page, dashboard).
+            models.Index(fields=["deployment", "state", "kind"], name="delivery_outcome"),
+            models.Index(fields=["setup_id", "-updated_at"], name="delivery_setup_latest"),
+        ]
 
 
 class DeliveryAttempt(models.Model):
@@ -99,3 +114,4 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["number", "id"]
+        indexes = [models.Index(fields=["started_at"], name="attempt_started")]
