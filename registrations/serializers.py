@@ -58,7 +58,7 @@ class NotificationsField(serializers.Field):
 
     default_error_messages = {
         "not_a_list": "notifications must be a list of objects like "
-        '{"newrelic_notification": {...}}',
+        '{{"newrelic_notification": {{...}}}}',
     }
 
     def to_representation(self, setups) -> list[dict[str, Any]]:
