@@ -14,8 +14,10 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-POSTGRES_HOW = ("start PostgreSQL on 127.0.0.1:5432 with trust auth and a database 'test' "
-                "(Debian: apt-get install postgresql; pg_ctlcluster 15 main start)")
+POSTGRES_HOW = (
+    "start PostgreSQL on 127.0.0.1:5432 with trust auth and a database 'test' "
+    "(Debian: apt-get install postgresql; pg_ctlcluster 15 main start)"
+)
 REDIS_HOW = "start Redis on 127.0.0.1:6379 (Debian: apt-get install redis-server)"
 CHROMIUM_HOW = "install Chromium at /usr/bin/chromium (Debian: apt-get install chromium)"
 
