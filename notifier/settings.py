@@ -199,6 +199,9 @@ if NOTIFIER_STORAGE not in ("orm", "dynamodb"):
         f"NOTIFIER_STORAGE must be orm or dynamodb, not {NOTIFIER_STORAGE!r}"
     )
 NOTIFIER_DYNAMODB_TABLE_PREFIX = env("NOTIFIER_DYNAMODB_TABLE_PREFIX", "codedeploy-notifier-")
+# Finished deployments and deliveries expire from DynamoDB (its TTL) after this many days;
+# the audit mirror, when there is one, keeps them.
+NOTIFIER_DYNAMODB_TTL_DAYS = envint("NOTIFIER_DYNAMODB_TTL_DAYS", 180, minimum=1)
 NOTIFIER_POLL_INTERVAL = envnumber("NOTIFIER_POLL_INTERVAL", 2.0, minimum=0.1)
 # How far back the first cycle looks when there is no watermark yet (seconds).
 NOTIFIER_POLL_LOOKBACK = envnumber("NOTIFIER_POLL_LOOKBACK", 600, minimum=0)
