@@ -37,12 +37,22 @@ def retry_after_seconds(value: str | None) -> float | None:
 def request(method: str, url: str, *, what: str, **kwargs: Any) -> requests.Response:
     """Send one request; raise ChannelError for failures, retryable where a retry can help.
 
-    `what` names the provider in messages ("New Relic"). Callers get the response only for
-    2xx answers, and may raise their own clearer ChannelError for particular statuses by
+    `what` names the provider in messages ("New Relic"). `user_url=True` checks a URL a
+    person supplied against channels.addresses before sending. Callers get the response only
+    for 2xx answers, and may raise their own clearer ChannelError for particular statuses by
     passing `expect_errors=True` and checking `response.ok` themselves.
     """
     expect_errors = kwargs.pop("expect_errors", False)
+    if kwargs.pop("user_url", False):
+        # A URL a person typed in: check where it resolves to now, not only at save time.
+        from channels.addresses import url_problem
+
+        problem = url_problem(url)
+        if problem:
+            raise ChannelError(f"the {what} URL {problem}")
     kwargs.setdefault("timeout", settings.NOTIFIER_SEND_TIMEOUT)
+    # Never follow a redirect: it could lead a checked URL to an internal address.
+    kwargs.setdefault("allow_redirects", False)
     try:
         response = _session.request(method, url, **kwargs)
     except requests.Timeout:
@@ -53,7 +63,7 @@ def request(method: str, url: str, *, what: str, **kwargs: Any) -> requests.Resp
         raise ChannelError(f"could not connect to {what}: {_reason(exc)}", retryable=True) from None
     except requests.RequestException as exc:
         raise ChannelError(f"could not send to {what}: {exc}") from None
-    if response.ok or expect_errors:
+    if response.status_code < 300 or expect_errors:
         return response
     raise error_for(response, what=what)
 
@@ -66,6 +76,12 @@ def error_for(response: requests.Response, *, what: str) -> ChannelError:
             f"{what} is rate limiting us (429 Too Many Requests)",
             retryable=True,
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            response_status=status,
+        )
+    if 300 <= status < 400:
+        return ChannelError(
+            f"{what} answered with a redirect ({status}) to "
+            f"{response.headers.get('Location', 'nowhere')}: use the final URL in the setup",
             response_status=status,
         )
     if status >= 500:

@@ -137,6 +137,8 @@ DATABASES = {"default": _database(_default_db)}
 AUDIT_DATABASE_URL = env("AUDIT_DATABASE_URL")
 if AUDIT_DATABASE_URL:
     DATABASES["audit"] = _database(AUDIT_DATABASE_URL)
+# `audit` holds only the ledger's tables, written and read explicitly by the audit mirror.
+DATABASE_ROUTERS = ["notifier.routers.AuditRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -160,7 +162,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_secrets": {"()": "channels.secrets.RedactSecretsFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        }
+    },
     "loggers": {
         "notifier": {"handlers": ["console"], "level": env("NOTIFIER_LOG_LEVEL", "INFO")},
         "channels": {"handlers": ["console"], "level": env("NOTIFIER_LOG_LEVEL", "INFO")},
@@ -232,9 +241,73 @@ NOTIFIER_LOOP_SECONDS = envnumber("NOTIFIER_LOOP_SECONDS", 90, minimum=1)
 NEW_RELIC_API_KEY = env("NEW_RELIC_API_KEY")
 NEW_RELIC_API_URL = env("NEW_RELIC_API_URL", "https://api.newrelic.com").rstrip("/")
 
+NEW_RELIC_NERDGRAPH_URL = env("NEW_RELIC_NERDGRAPH_URL", "https://api.newrelic.com/graphql")
+SLACK_API_URL = env("SLACK_API_URL", "https://slack.com/api").rstrip("/")
+PAGERDUTY_EVENTS_URL = env("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com").rstrip("/")
+
+
+def _email(url: str) -> dict:
+    """EMAIL_URL -> Django's EMAIL_* settings: smtp:// (STARTTLS with ?tls=true) or smtps://."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    if not url:
+        return {}
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ImproperlyConfigured(
+            "EMAIL_URL must look like smtp://user:password@host:587?tls=true or "
+            f"smtps://user:password@host:465, not a {parts.scheme or 'schemeless'} URL"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ImproperlyConfigured("EMAIL_URL has a port that is not a number") from None
+    if not parts.hostname:
+        raise ImproperlyConfigured("EMAIL_URL names no host, e.g. smtp://mail.example.com:25")
+    query = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
+    use_tls = query.get("tls", "false") in ("1", "true", "yes", "on")
+    return {
+        "EMAIL_HOST": parts.hostname,
+        "EMAIL_PORT": port or (465 if parts.scheme == "smtps" else 25),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_TLS": use_tls and parts.scheme == "smtp",
+        "EMAIL_USE_SSL": parts.scheme == "smtps",
+    }
+
+
 EMAIL_URL = env("EMAIL_URL")
+globals().update(_email(EMAIL_URL))
+EMAIL_TIMEOUT = NOTIFIER_SEND_TIMEOUT
 NOTIFIER_FROM_EMAIL = env("NOTIFIER_FROM_EMAIL", "codedeploy-notifier@localhost")
 DEFAULT_FROM_EMAIL = NOTIFIER_FROM_EMAIL
+
+# Secrets in notification setups (webhook URLs, tokens, routing keys) are encrypted with
+# these Fernet keys: the first encrypts, all decrypt (list an old key after a new one to
+# rotate). Unset: a key derived from DJANGO_SECRET_KEY.
+NOTIFIER_ENCRYPTION_KEY = env("NOTIFIER_ENCRYPTION_KEY")
+# Hosts (host, host:port or CIDR) a user-supplied URL may name although they resolve to a
+# loopback, link-local or private address.
+NOTIFIER_URL_ALLOWLIST = [h.strip() for h in env("NOTIFIER_URL_ALLOWLIST").split(",") if h.strip()]
+
+
+def _check_encryption_key() -> None:
+    if not NOTIFIER_ENCRYPTION_KEY:
+        return
+    from cryptography.fernet import Fernet
+
+    for key in NOTIFIER_ENCRYPTION_KEY.split(","):
+        try:
+            Fernet(key.strip())
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(
+                "NOTIFIER_ENCRYPTION_KEY must be one or more comma-separated Fernet keys "
+                "(32 url-safe base64-encoded bytes each; make one with python -c "
+                '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
+            ) from None
+
+
+_check_encryption_key()
 
 # --- django-q2 ----------------------------------------------------------------------------
 Q_BROKER_URL = env("Q_BROKER_URL")

@@ -114,6 +114,17 @@ class NotificationSetup(models.Model):
         help_text="Only these deployment groups (comma or space separated). "
         "Leave empty for every group the registration watches.",
     )
+    subject_template = models.TextField(
+        blank=True,
+        help_text="Optional: your own subject (or title), in Django template language, e.g. "
+        "{{ event.application }} {{ event_label }}. Leave empty for the default.",
+    )
+    body_template = models.TextField(
+        blank=True,
+        help_text="Optional: your own message text, in Django template language; the "
+        "deployment is {{ event }} (see the README for its fields). Leave empty for the "
+        "default.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -134,6 +145,20 @@ class NotificationSetup(models.Model):
         if not self.events:
             self.events = list(module_for(self.kind).DEFAULT_EVENTS)
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        """Template overrides must render every sample deployment (channels.messages)."""
+        from channels.messages import template_problems
+        from channels.registry import kind_for_model
+
+        super().clean()
+        problems = template_problems(
+            kind=self.kind or kind_for_model(type(self)),
+            subject=self.subject_template,
+            body=self.body_template,
+        )
+        if problems:
+            raise ValidationError(problems)
 
     def typed(self) -> NotificationSetup:
         """This setup as its kind's model, with the kind's own fields."""

@@ -1,0 +1,183 @@
+"""Message rendering: Django templates fed only by the DeploymentEvent.
+
+Each kind renders its `subject` and `body` from templates/messages/<kind>/<part>.txt, falling
+back to templates/messages/default/. A setup may override either part with its own template
+text; `template_problems()` is the one validation both the admin and the API run on it.
+
+The context of every template:
+
+- ``event``: the DeploymentEvent (``event.application``, ``event.deployment_group``,
+  ``event.deployment_id``, ``event.status``, ``event.creator``, ``event.description``,
+  ``event.revision.summary`` / ``.url``, ``event.instances.succeeded`` / ``.failed`` /
+  ``.total``..., ``event.error_code``, ``event.error_message``,
+  ``event.rollback.rollback_deployment_id`` / ``.message``, ``event.console_url``...);
+- ``event_name`` (``failed``), ``event_label`` (``Failed``), ``duration`` (``1 min 34 s``),
+  ``is_failure`` (failed or stopped).
+
+Filters available without {% load %}: ``duration``, ``mrkdwn`` (Slack escaping), ``oneline``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.template import Context, Engine, Template, TemplateDoesNotExist, TemplateSyntaxError
+
+from notifier.events import EVENT_LABELS, DeploymentEvent, Event
+
+PARTS = ("subject", "body")
+SUBJECT_MAX = 500
+BODY_MAX = 20000
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+SAMPLE_FILES = {
+    Event.STARTED: "deployment-inprogress-autoscaling.json",
+    Event.READY: "deployment-ready-bluegreen.json",
+    Event.SUCCEEDED: "deployment-succeeded-github.json",
+    Event.FAILED: "deployment-failed-with-rollback.json",
+    Event.STOPPED: "deployment-stopped-manual.json",
+}
+SAMPLE_REGION = "us-east-1"
+SAMPLE_ACCOUNT = "123456789012"
+_BUILTINS = ["channels.message_filters"]
+
+
+@functools.cache
+def _engine(*, html: bool, with_files: bool) -> Engine:
+    # debug=True makes Django attach the line and reason of a failure (template_debug).
+    return Engine(
+        dirs=[Path(settings.BASE_DIR) / "templates"] if with_files else [],
+        autoescape=html,
+        debug=True,
+        builtins=_BUILTINS,
+    )
+
+
+def context_for(event: DeploymentEvent) -> dict[str, Any]:
+    return {
+        "event": event,
+        "event_name": event.event.value,
+        "event_label": EVENT_LABELS[event.event],
+        "duration": _duration(event.duration_seconds),
+        "is_failure": event.event in (Event.FAILED, Event.STOPPED),
+    }
+
+
+def _duration(seconds: float | None) -> str:
+    from channels.message_filters import duration
+
+    return duration(seconds)
+
+
+def default_template(kind: str, part: str, *, html: bool = False) -> Template:
+    engine = _engine(html=html, with_files=True)
+    suffix = "html" if html else "txt"
+    names = [f"messages/{kind}/{part}.{suffix}", f"messages/default/{part}.{suffix}"]
+    return engine.select_template(names)
+
+
+def compile_override(text: str) -> Template:
+    # Overrides get an engine with no template directories: {% include %} cannot reach files.
+    return _engine(html=False, with_files=False).from_string(text)
+
+
+def _tidy(text: str, part: str) -> str:
+    if part == "subject":
+        return " ".join(text.split())
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+
+
+def render(kind: str, part: str, event: DeploymentEvent, setup: Any = None) -> str:
+    """The setup's override of `part` if it has one, else the kind's default template."""
+    override = (getattr(setup, f"{part}_template", "") or "").strip() if setup else ""
+    template = compile_override(override) if override else default_template(kind, part)
+    return _tidy(template.render(Context(context_for(event), autoescape=False)), part)
+
+
+def render_html(kind: str, event: DeploymentEvent, setup: Any = None) -> str:
+    """The HTML alternative of the body (email): the kind's HTML template, or the override's
+    text turned into paragraphs."""
+    override = (getattr(setup, "body_template", "") or "").strip() if setup else ""
+    context = context_for(event)
+    if override:
+        context["text"] = render(kind, "body", event, setup)
+        template = _engine(html=True, with_files=True).get_template("messages/override.html")
+    else:
+        template = default_template(kind, "body", html=True)
+    return template.render(Context(context, autoescape=True)).strip()
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def _where(exc: Exception) -> str:
+    debug = getattr(exc, "template_debug", None)
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, TemplateDoesNotExist):
+        reason = f"{{% include %}} of {reason!r}: a setup's template cannot include files"
+    elif debug and debug.get("message"):
+        reason = debug["message"]
+    if debug:
+        return f"line {debug['line']}: {reason}"
+    return reason
+
+
+def template_problems(*, kind: str, subject: str = "", body: str = "") -> dict[str, str]:
+    """Field-keyed problems of a setup's template overrides: the one check the admin form and
+    the API both run. Each override must compile and render every sample deployment."""
+    problems: dict[str, str] = {}
+    for part, text, limit in (("subject", subject, SUBJECT_MAX), ("body", body, BODY_MAX)):
+        field = f"{part}_template"
+        text = (text or "").strip()
+        if not text:
+            continue
+        if len(text) > limit:
+            problems[field] = f"is {len(text)} characters long; at most {limit} are allowed"
+            continue
+        try:
+            template = compile_override(text)
+        except (TemplateSyntaxError, TemplateDoesNotExist) as exc:
+            problems[field] = f"does not compile: {_where(exc)}"
+            continue
+        for event in Event:
+            sample = sample_event(event)
+            try:
+                rendered = _tidy(template.render(Context(context_for(sample))), part)
+            except Exception as exc:
+                problems[field] = f"fails to render the {event.value} sample: {_where(exc)}"
+                break
+            if part == "subject" and not rendered:
+                problems[field] = f"renders to nothing for the {event.value} sample"
+                break
+    return problems
+
+
+# --- samples --------------------------------------------------------------------------------
+
+
+@functools.cache
+def _sample(event: Event) -> DeploymentEvent:
+    from notifier.codedeploy import normalise
+
+    data = json.loads((SAMPLES_DIR / SAMPLE_FILES[event]).read_text())
+    info = data["deploymentsInfo"][0]
+    return normalise(info, event=event, region=SAMPLE_REGION, account=SAMPLE_ACCOUNT)
+
+
+def sample_event(
+    event: Event | str, *, application: str = "", deployment_group: str = ""
+) -> DeploymentEvent:
+    """A realistic deployment for previews and test sends (shapes from AWS's documentation)."""
+    sample = _sample(Event(event))
+    changes: dict[str, Any] = {}
+    if application:
+        changes["application"] = application
+    if deployment_group:
+        changes["deployment_group"] = deployment_group
+    return replace(sample, **changes) if changes else sample

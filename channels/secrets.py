@@ -1,0 +1,152 @@
+"""Secrets in notification setups: encrypted at rest, masked, write-only, redacted.
+
+`SecretField` is a text field whose value is Fernet-encrypted in the database with the keys
+in NOTIFIER_ENCRYPTION_KEY (or, unset, a key derived from DJANGO_SECRET_KEY). The admin shows
+it as a password box, the API never returns it, and `redact()` takes its value (and, for
+URLs, the token-bearing path and query) out of any text before it is logged or stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.db import models
+
+PREFIX = "fernet:"
+MASK = "••••••"
+
+
+class UndecryptableSecret(str):
+    """A stored secret the configured keys cannot decrypt (NOTIFIER_ENCRYPTION_KEY changed)."""
+
+    __slots__ = ()
+
+
+@functools.cache
+def _fernet(keys: str, secret_key: str) -> MultiFernet:
+    if keys:
+        return MultiFernet([Fernet(k.strip()) for k in keys.split(",") if k.strip()])
+    derived = hashlib.sha256(b"codedeploy-notifier secrets\0" + secret_key.encode()).digest()
+    return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
+
+
+def fernet() -> MultiFernet:
+    return _fernet(settings.NOTIFIER_ENCRYPTION_KEY, settings.SECRET_KEY)
+
+
+def encrypt(value: str) -> str:
+    return PREFIX + fernet().encrypt(value.encode()).decode()
+
+
+def decrypt(stored: str) -> str:
+    if not stored.startswith(PREFIX):
+        return stored  # written before encryption, or empty
+    try:
+        return fernet().decrypt(stored[len(PREFIX) :].encode()).decode()
+    except InvalidToken:
+        return UndecryptableSecret("")
+
+
+class SecretField(models.TextField):
+    """Text stored encrypted; blank stays blank so "not set" is visible without the key."""
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or value == "":
+            return value
+        return decrypt(value)
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if value is None or value == "" or isinstance(value, UndecryptableSecret):
+            return value
+        return encrypt(value)
+
+
+def secret_field_names(model: type[models.Model]) -> list[str]:
+    return [f.name for f in model._meta.get_fields() if isinstance(f, SecretField)]
+
+
+def undecryptable_fields(setup: models.Model) -> list[str]:
+    return [
+        name
+        for name in secret_field_names(type(setup))
+        if isinstance(getattr(setup, name, ""), UndecryptableSecret)
+    ]
+
+
+def secret_values(setup: models.Model) -> list[str]:
+    """Every string that must never appear in logs, errors or history for this setup."""
+    values: list[str] = []
+    for name in secret_field_names(type(setup)):
+        value = getattr(setup, name, "") or ""
+        if not value:
+            continue
+        values.append(value)
+        if value.startswith(("http://", "https://")):
+            # The token of a webhook URL is its path and query (Slack /services/T/B/XXX,
+            # Teams Workflows ...&sig=...): the host alone may be shown.
+            parts = urlsplit(value)
+            tail = parts.path + (f"?{parts.query}" if parts.query else "")
+            if len(tail) > 1:
+                values.append(tail)
+                values.extend(p for p in parts.path.split("/") if len(p) >= 8)
+                values.extend(q.split("=", 1)[-1] for q in parts.query.split("&") if len(q) > 8)
+        for line in value.splitlines():  # "Header: value" lines
+            if ":" in line:
+                header_value = line.split(":", 1)[1].strip()
+                if len(header_value) >= 6:
+                    values.append(header_value)
+    # Longest first, so a URL is masked whole before its parts are looked for.
+    return sorted({v for v in values if v}, key=len, reverse=True)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, MASK)
+    return redact_patterns(text)
+
+
+# Token shapes that must not reach a log even when we do not know the setup they belong to.
+_PATTERNS = [
+    (re.compile(r"xox[abposr]-[A-Za-z0-9-]+"), "xox?-" + MASK),  # Slack tokens
+    (re.compile(r"(hooks\.slack\.com/services/)[^\s'\"]+"), r"\1" + MASK),
+    (re.compile(r"([?&](?:sig|code|token|key|api_key|apikey)=)[^&\s'\"]+", re.I), r"\1" + MASK),
+]
+
+
+def redact_patterns(text: str) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def mask(value: str) -> str:
+    """What the admin shows of a stored secret: that it is set, and its last characters."""
+    if not value:
+        return ""
+    if isinstance(value, UndecryptableSecret):
+        return "set, but cannot be decrypted with NOTIFIER_ENCRYPTION_KEY: enter it again"
+    return f"{MASK}{value[-4:]}" if len(value) >= 12 else MASK
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Takes known token shapes out of every log record (defence in depth behind redact())."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        cleaned = redact_patterns(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
