@@ -1,0 +1,344 @@
+"""The Store contract (notifier/storage/base.py), run over every backend (see conftest.py)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from notifier.events import DeploymentEvent, Event, Revision
+from notifier.storage.base import (
+    DEAD,
+    DELIVERED,
+    FAILED,
+    PENDING,
+    AttemptOutcome,
+    DeliveryKey,
+    PollState,
+    Store,
+)
+
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def deployment(
+    deployment_id="d-1",
+    *,
+    application="storefront",
+    status="Succeeded",
+    event=Event.SUCCEEDED,
+    created=T0,
+) -> DeploymentEvent:
+    return DeploymentEvent(
+        deployment_id=deployment_id,
+        application=application,
+        deployment_group="production",
+        status=status,
+        event=event,
+        creator="ana",
+        description="release 42",
+        revision=Revision(type="GitHub", summary="9f1c2d3", commit_id="9f1c2d3"),
+        create_time=created,
+    )
+
+
+def queued(store, deployment_id="d-1", *, event="succeeded", setup_id=1, **kwargs) -> DeliveryKey:
+    e = deployment(deployment_id, **kwargs)
+    store.deployment_save(e, seen_at=timezone.now())
+    key = DeliveryKey(deployment_id, event, setup_id)
+    assert store.delivery_create(key, kind="newrelic", event=e.with_event(Event(event)))
+    return key
+
+
+def outcome(state=DELIVERED, *, error="", next_attempt_at=None, status=201) -> AttemptOutcome:
+    return AttemptOutcome(
+        state=state,
+        started_at=timezone.now(),
+        latency_ms=12,
+        response_status=status,
+        error=error,
+        detail="marker 7" if state == DELIVERED else "",
+        next_attempt_at=next_attempt_at,
+    )
+
+
+def test_it_implements_the_protocol(store):
+    assert isinstance(store, Store)
+
+
+# --- poll state --------------------------------------------------------------------------
+
+
+def test_poll_state_is_empty_before_the_first_cycle(store):
+    assert store.poll_state_get() == PollState()
+
+
+def test_poll_state_round_trips(store):
+    state = PollState(
+        watermark=T0,
+        pending={"d-1": "InProgress"},
+        recent_terminal={"d-2": 1764244800.5},
+        last_success=T0 + timedelta(seconds=1),
+        last_error="AWS said no",
+        last_error_at=T0 + timedelta(seconds=2),
+    )
+    store.poll_state_save(state)
+    assert store.poll_state_get() == state
+    state.pending = {}
+    store.poll_state_save(state)
+    assert store.poll_state_get().pending == {}
+
+
+def test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released(store):
+    assert store.lease_acquire("poller", "a", seconds=30)
+    assert not store.lease_acquire("poller", "b", seconds=30)
+    assert store.lease_acquire("poller", "a", seconds=30)  # renewal
+    store.lease_release("poller", "b")  # not b's to release
+    assert not store.lease_acquire("poller", "b", seconds=30)
+    store.lease_release("poller", "a")
+    assert store.lease_acquire("poller", "b", seconds=0.001)
+    threading.Event().wait(0.01)
+    assert store.lease_acquire("poller", "a", seconds=30)  # b's expired
+
+
+# --- the ledger --------------------------------------------------------------------------
+
+
+def test_a_delivery_is_created_once(store):
+    key = queued(store)
+    assert not store.delivery_create(key, kind="newrelic", event=deployment())
+    delivery = store.delivery_get(key)
+    assert delivery.key == key
+    assert (delivery.kind, delivery.state, delivery.attempts) == ("newrelic", PENDING, 0)
+    assert delivery.event == deployment()
+    assert delivery.history == ()
+    assert delivery.next_attempt_at is None
+
+
+def test_an_unknown_delivery_is_none_and_cannot_be_claimed(store):
+    key = DeliveryKey("d-404", "succeeded", 1)
+    assert store.delivery_get(key) is None
+    assert store.delivery_claim(key, holder="a", lease_seconds=30) is None
+    assert not store.delivery_requeue(key)
+
+
+def test_a_claim_counts_the_attempt_and_holds_the_delivery(store):
+    key = queued(store)
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    assert claim.key == key and claim.attempt == 1
+    assert claim.lease_until > timezone.now()
+    assert store.delivery_claim(key, holder="b", lease_seconds=30) is None
+    assert store.delivery_get(key).attempts == 1
+
+
+def test_eight_threads_claim_the_same_delivery_at_once_and_exactly_one_wins(store):
+    key = queued(store)
+    start = threading.Barrier(8)
+    claims, errors = [], []
+
+    def claim(n: int) -> None:
+        try:
+            start.wait()
+            claims.append(store.delivery_claim(key, holder=f"node-{n}", lease_seconds=30))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    winners = [c for c in claims if c is not None]
+    assert len(claims) == 8
+    assert len(winners) == 1
+    assert store.delivery_get(key).attempts == 1
+
+
+def test_a_claim_whose_lease_expired_is_taken_over(store):
+    key = queued(store)
+    first = store.delivery_claim(key, holder="a", lease_seconds=30)
+    later = timezone.now() + timedelta(seconds=31)
+    assert store.delivery_claim(key, holder="b", lease_seconds=30, now=later - timedelta(2)) is None
+    second = store.delivery_claim(key, holder="b", lease_seconds=30, now=later)
+    assert second is not None
+    assert second.attempt == 2
+    assert second.token != first.token
+
+
+def test_a_stale_holders_outcome_does_not_overwrite_the_new_holders(store):
+    key = queued(store)
+    stale = store.delivery_claim(key, holder="a", lease_seconds=30)
+    later = timezone.now() + timedelta(seconds=31)
+    fresh = store.delivery_claim(key, holder="b", lease_seconds=30, now=later)
+
+    assert store.delivery_record(fresh, outcome(DELIVERED))
+    assert not store.delivery_record(stale, outcome(FAILED, error="boom", status=400))
+
+    delivery = store.delivery_get(key)
+    assert delivery.state == DELIVERED
+    assert delivery.last_error == ""
+    assert [(a.number, a.state) for a in delivery.history] == [(2, DELIVERED)]
+
+
+def test_a_stale_holder_cannot_record_before_the_new_holder_either(store):
+    key = queued(store)
+    stale = store.delivery_claim(key, holder="a", lease_seconds=30)
+    later = timezone.now() + timedelta(seconds=31)
+    fresh = store.delivery_claim(key, holder="b", lease_seconds=30, now=later)
+    assert not store.delivery_record(stale, outcome(DELIVERED))
+    assert store.delivery_get(key).state == PENDING
+    assert store.delivery_record(fresh, outcome(DELIVERED))
+
+
+def test_a_recorded_attempt_keeps_every_detail(store):
+    key = queued(store)
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    result = outcome(DELIVERED)
+    assert store.delivery_record(claim, result)
+    assert not store.delivery_record(claim, result)  # the claim is spent
+    delivery = store.delivery_get(key)
+    (attempt,) = delivery.history
+    assert attempt.number == 1
+    assert attempt.state == DELIVERED
+    assert attempt.started_at == result.started_at
+    assert (attempt.latency_ms, attempt.response_status, attempt.detail) == (12, 201, "marker 7")
+    assert delivery.updated_at >= delivery.created_at
+
+
+def test_a_retry_waits_until_it_is_due(store):
+    key = queued(store)
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    retry_at = timezone.now() + timedelta(seconds=60)
+    store.delivery_record(
+        claim, outcome(PENDING, error="HTTP 503", status=503, next_attempt_at=retry_at)
+    )
+    delivery = store.delivery_get(key)
+    assert (delivery.state, delivery.last_error) == (PENDING, "HTTP 503")
+    assert delivery.next_attempt_at == retry_at
+    assert store.deliveries_due() == []
+    assert store.delivery_claim(key, holder="a", lease_seconds=30) is None
+
+    later = retry_at + timedelta(seconds=1)
+    assert store.deliveries_due(now=later) == [key]
+    again = store.delivery_claim(key, holder="b", lease_seconds=30, now=later)
+    assert again.attempt == 2
+    store.delivery_record(again, outcome(DEAD, error="HTTP 503 (gave up)", status=503))
+    delivery = store.delivery_get(key)
+    assert delivery.state == DEAD
+    assert [a.state for a in delivery.history] == [PENDING, DEAD]
+
+
+def test_deliveries_due_are_pending_unleased_and_oldest_first(store):
+    first = queued(store, "d-1")
+    second = queued(store, "d-2")
+    third = queued(store, "d-3")
+    fourth = queued(store, "d-4")
+    assert store.deliveries_due() == [first, second, third, fourth]
+    assert store.deliveries_due(limit=2) == [first, second]
+
+    store.delivery_claim(second, holder="a", lease_seconds=30)  # leased
+    done = store.delivery_claim(third, holder="a", lease_seconds=30)
+    store.delivery_record(done, outcome(DELIVERED))  # finished
+    assert store.deliveries_due() == [first, fourth]
+    # Once the lease has run out the claimed one is due again.
+    later = timezone.now() + timedelta(seconds=31)
+    assert store.deliveries_due(now=later) == [first, second, fourth]
+
+
+def test_a_finished_delivery_can_be_requeued_once(store):
+    key = queued(store)
+    assert not store.delivery_requeue(key)  # pending already
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    store.delivery_record(claim, outcome(FAILED, error="unknown application", status=404))
+    assert store.deliveries_due() == []
+
+    assert store.delivery_requeue(key)
+    assert not store.delivery_requeue(key)
+    delivery = store.delivery_get(key)
+    assert delivery.state == PENDING
+    assert store.deliveries_due(now=timezone.now() + timedelta(seconds=1)) == [key]
+    again = store.delivery_claim(
+        key, holder="b", lease_seconds=30, now=timezone.now() + timedelta(seconds=1)
+    )
+    assert again.attempt == 2
+
+
+# --- deployments and history --------------------------------------------------------------
+
+
+def test_a_deployment_keeps_its_latest_state_and_a_timeline(store):
+    seen = timezone.now()
+    store.deployment_save(deployment(status="InProgress", event=Event.STARTED), seen_at=seen)
+    store.deployment_save(
+        deployment(status="InProgress", event=Event.STARTED), seen_at=seen + timedelta(seconds=1)
+    )
+    store.deployment_save(deployment(), seen_at=seen + timedelta(seconds=5))
+
+    record = store.deployment_get("d-1")
+    assert record.event == deployment()
+    assert record.first_seen == seen
+    assert record.updated_at == seen + timedelta(seconds=5)
+    assert [(c.status, c.seen_at) for c in record.timeline] == [
+        ("InProgress", seen),
+        ("Succeeded", seen + timedelta(seconds=5)),
+    ]
+    assert store.deployment_get("d-404") is None
+
+
+def test_a_deployment_shows_every_delivery_and_attempt(store):
+    ok = queued(store, "d-1", setup_id=1)
+    failed = queued(store, "d-1", setup_id=2)
+    store.delivery_record(store.delivery_claim(ok, holder="a", lease_seconds=30), outcome())
+    store.delivery_record(
+        store.delivery_claim(failed, holder="a", lease_seconds=30),
+        outcome(FAILED, error="unknown application", status=404),
+    )
+    record = store.deployment_get("d-1")
+    assert [(d.key, d.state) for d in record.deliveries] == [(ok, DELIVERED), (failed, FAILED)]
+    assert [len(d.history) for d in record.deliveries] == [1, 1]
+    assert record.deliveries[1].history[0].error == "unknown application"
+
+
+def test_history_is_newest_first_by_create_time(store):
+    for n, minutes in enumerate([5, 1, 9, 3]):
+        queued(store, f"d-{n}", created=T0 + timedelta(minutes=minutes))
+    page = store.deployments_page()
+    assert [r.event.deployment_id for r in page.items] == ["d-2", "d-0", "d-3", "d-1"]
+    assert page.number == 1 and not page.has_next
+    assert page.total in (4, None)
+    assert [len(r.deliveries) for r in page.items] == [1, 1, 1, 1]
+
+
+def test_history_pages_and_filters_by_application(store):
+    for n in range(7):
+        store.deployment_save(
+            deployment(
+                f"d-{n}",
+                application="storefront" if n % 2 else "checkout",
+                created=T0 + timedelta(minutes=n),
+            ),
+            seen_at=timezone.now(),
+        )
+    first = store.deployments_page(per_page=3)
+    second = store.deployments_page(per_page=3, page=2)
+    third = store.deployments_page(per_page=3, page=3)
+    assert [r.event.deployment_id for r in first.items] == ["d-6", "d-5", "d-4"]
+    assert [r.event.deployment_id for r in second.items] == ["d-3", "d-2", "d-1"]
+    assert [r.event.deployment_id for r in third.items] == ["d-0"]
+    assert (first.has_next, second.has_next, third.has_next) == (True, True, False)
+
+    storefront = store.deployments_page(application="storefront")
+    assert [r.event.deployment_id for r in storefront.items] == ["d-5", "d-3", "d-1"]
+    assert storefront.total in (3, None)
+    assert store.deployments_page(application="nobody").items == []
+
+
+def test_a_deployment_without_a_create_time_comes_last(store):
+    store.deployment_save(deployment("d-old", created=None), seen_at=timezone.now())
+    store.deployment_save(deployment("d-new"), seen_at=timezone.now())
+    assert [r.event.deployment_id for r in store.deployments_page().items] == ["d-new", "d-old"]
