@@ -71,3 +71,13 @@ def url_problem(url: str) -> str | None:
             f"names {host}"
         )
     return None
+
+
+def validate_user_url(value: str) -> None:
+    """Model-field validator form of url_problem()."""
+    from django.core.exceptions import ValidationError
+
+    if value:
+        problem = url_problem(value)
+        if problem:
+            raise ValidationError(f"This URL {problem}.")

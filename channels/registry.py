@@ -8,6 +8,7 @@ from types import ModuleType
 
 KINDS: dict[str, str] = {
     "newrelic": "channels.newrelic",
+    "webhook": "channels.webhook",
 }
 
 
