@@ -13,6 +13,12 @@ legacy_create = RegistrationViewSet.as_view({"get": "list", "post": "create"})
 urlpatterns = [
     path("", views.deployment_list, name="deployment-list"),
     path("deployments/<str:deployment_id>/", views.deployment_detail, name="deployment-detail"),
+    path("deployments/<str:deployment_id>/resend/", views.delivery_resend, name="delivery-resend"),
+    path("applications/<str:application>/", views.application_detail, name="application-detail"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("status/", views.status, name="status"),
+    path("login/", views.SignInView.as_view(), name="sign-in"),
+    path("logout/", views.SignOutView.as_view(), name="sign-out"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     # The original service's path: POST /registrations.

@@ -1,21 +1,95 @@
-"""History pages: what deployments were seen, and what every notification did."""
+"""History pages: what deployments were seen, what every notification did, how releases go.
+
+Views stay thin: the reads are selectors in notifier.history; the one write (a resend) is
+notifier.history.delivery_resend. Every page needs a signed-in user; anyone signed in reads
+all history, and only a registration's team (or staff) may resend.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from urllib.parse import urlencode
 
-from django.conf import settings
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
-from channels.registry import label_for
-from notifier.storage import get_store
+from notifier import charts, history
+from notifier.events import STATUSES, Event
+from notifier.storage import get_store, history_database
 from notifier.storage.base import StorageError
-from registrations.models import NotificationSetup, Registration
+from registrations.models import Registration
 
-PER_PAGE = 50
+SIGN_IN = "sign-in"
+signed_in = login_required(login_url=SIGN_IN)
+
+
+class HistoryFilterForm(forms.Form):
+    """The deployment list's filters. Unknown values are errors that name the field."""
+
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=200,
+        help_text="A deployment id, a revision (commit, bucket/key) or a creator.",
+    )
+    application = forms.CharField(label="Application", required=False, max_length=100)
+    deployment_group = forms.CharField(label="Deployment group", required=False, max_length=100)
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=[("", "Any status")] + [(s, s) for s in STATUSES]
+    )
+    event = forms.ChoiceField(
+        label="Event",
+        required=False,
+        choices=[("", "Any event")] + [(e.value, e.label) for e in Event],
+    )
+    kind = forms.ChoiceField(label="Channel", required=False, choices=[("", "Any channel")])
+    outcome = forms.ChoiceField(
+        label="Delivery outcome",
+        required=False,
+        choices=[("", "Any outcome")] + list(history.OUTCOME_LABELS.items()),
+    )
+    since = forms.DateField(
+        label="From date", required=False, widget=forms.DateInput({"type": "date"})
+    )
+    until = forms.DateField(
+        label="To date", required=False, widget=forms.DateInput({"type": "date"})
+    )
+
+    def __init__(self, *args, kinds=(), applications=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", "Any channel"), *kinds]
+        self.application_names = list(applications)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "the to date must be on or after the from date")
+        return data
+
+    def filters(self) -> history.HistoryFilters:
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        return history.HistoryFilters(
+            **{
+                name: data.get(name) or ("" if name not in ("since", "until") else None)
+                for name in (
+                    "application",
+                    "deployment_group",
+                    "status",
+                    "event",
+                    "kind",
+                    "outcome",
+                    "since",
+                    "until",
+                    "q",
+                )
+            }
+        )
 
 
 def _page_number(request) -> int:
@@ -25,60 +99,192 @@ def _page_number(request) -> int:
         return 1
 
 
-@login_required
+def _query(params: dict[str, str] | None) -> str | None:
+    return "?" + urlencode(params) if params is not None else None
+
+
+@signed_in
 def deployment_list(request):
-    application = request.GET.get("application", "").strip() or None
-    page = get_store().deployments_page(
-        application=application, page=_page_number(request), per_page=PER_PAGE
+    choices = history.filter_choices()
+    form = HistoryFilterForm(
+        request.GET or None, kinds=choices["kinds"], applications=choices["applications"]
     )
-    state = get_store().poll_state_get()
+    filters = form.filters()
+    page = history.deployment_list(
+        filters=filters,
+        before=request.GET.get("before", ""),
+        after=request.GET.get("after", ""),
+        page=_page_number(request),
+    )
+    filtering = bool(filters.as_params())
+    context = {
+        "form": form,
+        "page": page,
+        "newer_url": _query(page.newer),
+        "older_url": _query(page.older),
+        "newest_url": _query(filters.as_params()),
+        "filtering": filtering,
+        "applications": choices["applications"],
+        "has_registrations": bool(choices["applications"]),
+    }
+    if not page.rows and not filtering:
+        context["poller"] = _poller_or_none()
+    return render(request, "history/deployment_list.html", context)
+
+
+def _poller_or_none():
+    try:
+        return history.poller_health()
+    except StorageError:
+        return None
+
+
+@signed_in
+def deployment_detail(request, deployment_id: str):
+    detail = history.deployment_detail(deployment_id=deployment_id, user=request.user)
+    if detail is None:
+        raise Http404(f"No deployment {deployment_id} has been seen.")
+    return render(
+        request, "history/deployment_detail.html", {"detail": detail, "event": detail.event}
+    )
+
+
+@signed_in
+@require_POST
+def delivery_resend(request, deployment_id: str):
+    """Resend one notification of this deployment now (recorded as a new attempt)."""
+    event = request.POST.get("event", "")
+    try:
+        setup_id = int(request.POST.get("setup", ""))
+    except ValueError:
+        messages.error(request, "Resend needs the notification's setup; reload the page and retry.")
+        return redirect("deployment-detail", deployment_id=deployment_id)
+    key = history.DeliveryKey(deployment_id, event, setup_id)
+    try:
+        state = history.delivery_resend(key=key, user=request.user)
+    except history.ResendRefused as exc:
+        messages.error(request, f"Not resent: {exc}.")
+        if not exc.forbidden:
+            return redirect("deployment-detail", deployment_id=deployment_id)
+        detail = history.deployment_detail(deployment_id=deployment_id, user=request.user)
+        if detail is None:
+            raise Http404(f"No deployment {deployment_id} has been seen.") from None
+        context = {"detail": detail, "event": detail.event}
+        return render(request, "history/deployment_detail.html", context, status=403)
+    words = {
+        "delivered": "sent and delivered",
+        "pending": "sent; it failed and will be retried",
+        "failed": "sent, and it failed again",
+        "dead": "sent, and it failed again",
+    }
+    level = messages.SUCCESS if state == "delivered" else messages.WARNING
+    messages.add_message(request, level, f"The {event} notification was {words.get(state, state)}.")
+    url = reverse("deployment-detail", args=[deployment_id])
+    return redirect(f"{url}#setup-{setup_id}")
+
+
+@signed_in
+def application_detail(request, application: str):
+    summary = history.application_summary(application=application)
+    if summary.registration is None and not summary.recent.rows:
+        raise Http404(f"{application} is not registered and no deployment of it has been seen.")
+    from registrations.teams import registration_editable
+
+    weekly_chart = charts.stacked_bars(
+        [(week.strftime("%d %b"), {"Running": n}) for week, n in summary.weekly],
+        keys=("Running",),
+        label=f"Deployments of {application} per week over {summary.window_days} days",
+    )
     return render(
         request,
-        "history/deployment_list.html",
+        "history/application_detail.html",
         {
-            "page": page,
-            "application": application or "",
-            "applications": Registration.objects.values_list(
-                "codedeploy_application_name", flat=True
-            ),
-            "has_registrations": Registration.objects.exists(),
-            "poll_state": state,
+            "summary": summary,
+            "weekly_chart": weekly_chart,
+            "can_edit": registration_editable(user=request.user, registration=summary.registration),
+            "poller": _poller_or_none() if not summary.recent.rows else None,
         },
     )
 
 
-@login_required
-def deployment_detail(request, deployment_id: str):
-    record = get_store().deployment_get(deployment_id)
-    if record is None:
-        raise Http404(f"No deployment {deployment_id} has been seen.")
-    setups = NotificationSetup.objects.in_bulk([d.key.setup_id for d in record.deliveries])
-    deliveries = [
-        {"delivery": d, "setup": setups.get(d.key.setup_id), "label": label_for(d.kind)}
-        for d in record.deliveries
-    ]
+@signed_in
+def dashboard(request):
+    board = history.dashboard()
+    per_day = charts.stacked_bars(
+        [(day.strftime("%d %b"), counts) for day, counts in board.per_day],
+        keys=history.OUTCOME_BUCKETS,
+        label=f"Deployments per day by outcome, last {board.days} days",
+    )
+    failure = charts.horizontal_bars(
+        [
+            (app, failed / finished, f"{failed / finished:.0%} ({failed} of {finished})")
+            for app, failed, finished in board.failure_rates
+        ],
+        label="Change failure rate per application: failed deployments out of finished ones",
+    )
+    latency = charts.paired_bars(
+        [(label, p50, p95) for _, label, _, p50, p95 in board.latency],
+        label="Notification latency per channel: p50 and p95 in milliseconds",
+        unit="ms",
+    )
     return render(
         request,
-        "history/deployment_detail.html",
-        {"record": record, "event": record.event, "deliveries": deliveries},
+        "history/dashboard.html",
+        {
+            "board": board,
+            "per_day_chart": per_day,
+            "failure_chart": failure,
+            "latency_chart": latency,
+        },
+    )
+
+
+@signed_in
+def status(request):
+    try:
+        health = history.poller_health()
+        storage_error = ""
+    except StorageError as exc:
+        health, storage_error = None, str(exc)
+    depth = history.queue_depth() if health else None
+    return render(
+        request,
+        "history/status.html",
+        {
+            "health": health,
+            "storage_error": storage_error,
+            "depth": depth,
+            "history_database": history_database(),
+            "now": timezone.now(),
+            "has_registrations": Registration.objects.exists(),
+        },
     )
 
 
 def healthz(request):
     """200 while the poller succeeded recently, 503 otherwise (for load balancers)."""
     try:
-        state = get_store().poll_state_get()
+        health = history.poller_health(store=get_store())
     except StorageError as exc:
         return JsonResponse({"status": "unhealthy", "reason": f"storage: {exc}"}, status=503)
-    allowed = timedelta(seconds=max(120, settings.NOTIFIER_POLL_INTERVAL * 10))
-    now = timezone.now()
-    healthy = state.last_success is not None and now - state.last_success <= allowed
+    state = health.state
     body = {
-        "status": "ok" if healthy else "unhealthy",
+        "status": "ok" if health.healthy else "unhealthy",
         "last_successful_poll": state.last_success.isoformat() if state.last_success else None,
-        "poll_lag_seconds": round((now - state.last_success).total_seconds(), 1)
-        if state.last_success
+        "poll_lag_seconds": round(health.lag_seconds, 1)
+        if health.lag_seconds is not None
         else None,
         "last_error": state.last_error or None,
     }
-    return JsonResponse(body, status=200 if healthy else 503)
+    return JsonResponse(body, status=200 if health.healthy else 503)
+
+
+class SignInView(auth_views.LoginView):
+    """Sign-in for the history pages: any active user (no staff flag needed)."""
+
+    template_name = "history/sign_in.html"
+    redirect_authenticated_user = True
+
+
+class SignOutView(auth_views.LogoutView):
+    next_page = SIGN_IN

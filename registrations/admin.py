@@ -1,27 +1,94 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
+from django.utils.html import format_html_join
 
 from channels.registry import load_all
+from channels.secrets import mask, secret_field_names
+from channels.trial import registration_test_send, setup_preview
 from registrations.models import Registration
+
+PREVIEW_PART = '<p>{}:</p><pre style="white-space: pre-wrap; max-width: 60em;">{}</pre>'
 
 
 def _setup_inline(module) -> type[admin.StackedInline]:
+    secret_names = secret_field_names(module.SETUP_MODEL)
+    template_parts = getattr(module, "TEMPLATE_PARTS", ("subject", "body"))
+
     class SetupForm(forms.ModelForm):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             if not self.instance.pk:
                 self.fields["events"].initial = list(module.DEFAULT_EVENTS)
+            for name in secret_names:
+                field = self.fields[name]
+                stored = getattr(self.instance, name, "") if self.instance.pk else ""
+                # Secrets are never sent back to the browser: the box stays empty.
+                field.widget = forms.PasswordInput(
+                    render_value=False,
+                    attrs={"autocomplete": "new-password", "size": 60, "placeholder": mask(stored)},
+                )
+                if stored:
+                    field.required = False
+                    field.help_text = (
+                        f"{field.help_text} Stored: {mask(stored)}; leave empty to keep it."
+                    )
+
+        def clean(self):
+            data = super().clean()
+            for name in secret_names:
+                if not data.get(name) and self.instance.pk:
+                    data[name] = getattr(self.instance, name, "")
+            return data
+
+    message_fields = tuple(f"{part}_template" for part in template_parts)
+    fieldsets = [
+        (None, {"fields": (*module.SETUP_FIELDS, "events", "deployment_groups", "enabled")})
+    ]
+    fieldsets.append(
+        (
+            "Message",
+            {
+                "fields": (*message_fields, "message_preview"),
+                "description": "Leave the templates empty for the default message. A template "
+                "that does not render is refused with its line and the reason.",
+            },
+        )
+    )
 
     class SetupInline(admin.StackedInline):
         model = module.SETUP_MODEL
         form = SetupForm
         extra = 0
-        fields = (*module.SETUP_FIELDS, "events", "deployment_groups", "enabled")
         verbose_name = module.LABEL
         verbose_name_plural = f"{module.LABEL}s"
+        readonly_fields = ("message_preview",)
+
+        def get_fieldsets(self, request, obj=None):
+            return fieldsets
+
+        @admin.display(description="Preview")
+        def message_preview(self, obj) -> str:
+            if obj is None or not obj.pk:
+                return "Save the setup to see its message here."
+            previews = setup_preview(setup=obj)
+            return format_html_join(
+                "",
+                '<div class="message-preview"><p><strong>{}</strong></p>{}</div>',
+                (
+                    (
+                        preview.title,
+                        format_html_join(
+                            "",
+                            PREVIEW_PART,
+                            preview.parts.items(),
+                        ),
+                    )
+                    for preview in previews
+                ),
+            )
 
     SetupInline.__name__ = f"{module.SETUP_MODEL.__name__}Inline"
     return SetupInline
@@ -33,6 +100,7 @@ class RegistrationAdmin(admin.ModelAdmin):
     list_filter = ("enabled", "team", "setups__kind")
     search_fields = ("codedeploy_application_name",)
     fields = ("codedeploy_application_name", "team", "enabled", "deployment_groups")
+    actions = ["send_test_notification"]
 
     def get_inlines(self, request, obj):
         return [_setup_inline(module) for module in load_all()]
@@ -43,3 +111,20 @@ class RegistrationAdmin(admin.ModelAdmin):
     @admin.display(description="Notification setups", ordering="setup_total")
     def setup_count(self, obj) -> int:
         return obj.setup_total
+
+    @admin.action(description="Send a test notification through every setup")
+    def send_test_notification(self, request, queryset) -> None:
+        for registration in queryset:
+            results = registration_test_send(registration=registration)
+            if not results:
+                self.message_user(
+                    request,
+                    f"{registration} has no notification setups to test.",
+                    messages.WARNING,
+                )
+            for result in results:
+                self.message_user(
+                    request,
+                    f"{registration}: {result.sentence()}",
+                    messages.SUCCESS if result.delivered else messages.ERROR,
+                )

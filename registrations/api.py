@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import logging
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from channels.trial import registration_test_send
 from registrations.models import Registration
-from registrations.serializers import RegistrationSerializer
+from registrations.serializers import (
+    RegistrationSerializer,
+    TestRequestSerializer,
+    TestResponseSerializer,
+)
 
 log = logging.getLogger("notifier.api")
 
@@ -25,6 +32,37 @@ class RegistrationViewSet(viewsets.ModelViewSet):
 
     serializer_class = RegistrationSerializer
     queryset = Registration.objects.select_related("team").prefetch_related("setups")
+
+    @extend_schema(
+        request=TestRequestSerializer,
+        responses={200: TestResponseSerializer},
+        summary="Send a test notification",
+    )
+    @action(detail=True, methods=["post"], url_path="test")
+    def test(self, request, pk=None):
+        """Send a sample deployment event through every setup of this registration (or the
+        one named by `setup`) and report each result; the delivery history is not touched."""
+        registration = self.get_object()
+        body = TestRequestSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        setup_id = body.validated_data.get("setup")
+        if setup_id is not None and not registration.setups.filter(pk=setup_id).exists():
+            known = ", ".join(str(pk) for pk in registration.setups.values_list("pk", flat=True))
+            raise exceptions.ValidationError(
+                {
+                    "setup": [
+                        f"registration {registration.pk} has no setup {setup_id}; its setups "
+                        f"are {known or 'none'}"
+                    ]
+                }
+            )
+        results = registration_test_send(registration=registration, setup_id=setup_id)
+        return Response(
+            {
+                "delivered": all(r.delivered for r in results),
+                "results": [r.as_dict() for r in results],
+            }
+        )
 
 
 def exception_handler(exc, context):

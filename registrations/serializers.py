@@ -17,6 +17,7 @@ from django.db import transaction
 from rest_framework import serializers
 
 from channels.registry import API_KEYS, api_key, module_for
+from channels.secrets import secret_field_names
 from notifier.events import Event
 from registrations.models import NotificationSetup, Registration
 
@@ -25,6 +26,10 @@ COMMON_SETUP_FIELDS = ("id", "events", "enabled", "deployment_groups")
 
 def setup_serializer_class(kind: str) -> type[serializers.ModelSerializer]:
     module = module_for(kind)
+    secret_names = secret_field_names(module.SETUP_MODEL)
+    template_fields = tuple(
+        f"{part}_template" for part in getattr(module, "TEMPLATE_PARTS", ("subject", "body"))
+    )
 
     class SetupSerializer(serializers.ModelSerializer):
         id = serializers.IntegerField(required=False, help_text="Give it to update this setup.")
@@ -37,8 +42,12 @@ def setup_serializer_class(kind: str) -> type[serializers.ModelSerializer]:
 
         class Meta:
             model = module.SETUP_MODEL
-            fields = (*COMMON_SETUP_FIELDS, *module.SETUP_FIELDS)
-            extra_kwargs = getattr(module, "SETUP_EXTRA_KWARGS", {})
+            fields = (*COMMON_SETUP_FIELDS, *module.SETUP_FIELDS, *template_fields)
+            extra_kwargs = {
+                # Secrets are write-only: never returned; left out of an update, kept as is.
+                **{name: {"write_only": True, "required": False} for name in secret_names},
+                **getattr(module, "SETUP_EXTRA_KWARGS", {}),
+            }
 
     SetupSerializer.__name__ = f"{module.SETUP_MODEL.__name__}Serializer"
     return SetupSerializer
@@ -250,3 +259,28 @@ class RegistrationSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"notifications": errors})
         if replace:
             registration.setups.exclude(pk__in=keep).delete()
+
+
+class TestRequestSerializer(serializers.Serializer):
+    setup = serializers.IntegerField(
+        required=False, help_text="Only this setup (its id); leave out to test every setup."
+    )
+
+
+class TestResultSerializer(serializers.Serializer):
+    setup = serializers.IntegerField()
+    kind = serializers.CharField(help_text="The setup's key, e.g. slack_notification.")
+    label = serializers.CharField()
+    event = serializers.CharField(help_text="The sample event that was sent.")
+    delivered = serializers.BooleanField()
+    latency_ms = serializers.IntegerField()
+    detail = serializers.CharField(required=False, help_text="What the provider answered.")
+    error = serializers.CharField(required=False, help_text="Why it was not delivered.")
+    retryable = serializers.BooleanField(
+        required=False, help_text="True when the failure is temporary (a retry may succeed)."
+    )
+
+
+class TestResponseSerializer(serializers.Serializer):
+    delivered = serializers.BooleanField(help_text="True when every setup delivered.")
+    results = TestResultSerializer(many=True)
