@@ -9,6 +9,7 @@ from registrations.api import RegistrationViewSet
 router = SimpleRouter()
 router.register("registrations", RegistrationViewSet, basename="registration")
 legacy_create = RegistrationViewSet.as_view({"get": "list", "post": "create"})
+registration_test = RegistrationViewSet.as_view({"post": "test"})
 
 urlpatterns = [
     path("", views.deployment_list, name="deployment-list"),
@@ -23,6 +24,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The original service's path: POST /registrations.
     path("registrations", legacy_create, name="registration-legacy"),
+    path("api/registrations/<int:pk>/test", registration_test, name="registration-test"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

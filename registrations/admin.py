@@ -8,6 +8,7 @@ from django.utils.html import format_html_join
 from channels.registry import load_all
 from channels.secrets import mask, secret_field_names
 from channels.trial import registration_test_send, setup_preview
+from registrations.dynamodb import PublishingAdminMixin
 from registrations.models import Registration
 
 PREVIEW_PART = '<p>{}:</p><pre style="white-space: pre-wrap; max-width: 60em;">{}</pre>'
@@ -95,7 +96,7 @@ def _setup_inline(module) -> type[admin.StackedInline]:
 
 
 @admin.register(Registration)
-class RegistrationAdmin(admin.ModelAdmin):
+class RegistrationAdmin(PublishingAdminMixin, admin.ModelAdmin):
     list_display = ("codedeploy_application_name", "team", "enabled", "setup_count", "updated_at")
     list_filter = ("enabled", "team", "setups__kind")
     search_fields = ("codedeploy_application_name",)

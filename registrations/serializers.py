@@ -19,6 +19,7 @@ from rest_framework import serializers
 from channels.registry import API_KEYS, api_key, module_for
 from channels.secrets import secret_field_names
 from notifier.events import Event
+from registrations.dynamodb import registration_publish
 from registrations.models import NotificationSetup, Registration
 
 COMMON_SETUP_FIELDS = ("id", "events", "enabled", "deployment_groups")
@@ -214,17 +215,20 @@ class RegistrationSerializer(serializers.ModelSerializer):
         setups = validated_data.pop("setups", [])
         registration = Registration.objects.create(**validated_data)
         self._save_setups(registration, setups, replace=False)
+        registration_publish(registration=registration)  # DynamoDB, inside this transaction
         return registration
 
     @transaction.atomic
     def update(self, instance, validated_data):
         setups = validated_data.pop("setups", None)
+        previous_name = instance.codedeploy_application_name
         for name, value in validated_data.items():
             setattr(instance, name, value)
         instance.full_clean(exclude=["team"])
         instance.save()
         if setups is not None:
             self._save_setups(instance, setups, replace=True)
+        registration_publish(registration=instance, previous_name=previous_name)
         return instance
 
     def _save_setups(self, registration, setups, *, replace: bool) -> None:
