@@ -25,7 +25,8 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from channels.registry import label_for, module_for
+from channels import secrets as channel_secrets
+from channels.registry import label_for
 from notifier import models as m
 from notifier.dispatch import delivery_send, holder_name
 from notifier.events import STATUSES, TERMINAL_STATUSES, DeploymentEvent, Event
@@ -380,51 +381,40 @@ def _registered_kinds() -> list[str]:
 
 # --- one deployment -----------------------------------------------------------------------
 
-# Secrets that may appear in a provider's answer or an error message: URL credentials,
-# token-like query parameters, Slack/Teams webhook paths, Authorization headers.
-_SECRET_PATTERNS = [
-    (re.compile(r"(//[^/\s:@]+:)[^@\s/]+@"), r"\1[redacted]@"),
+# Secret shapes channels.secrets.redact does not know: URL credentials, bearer tokens and
+# API key headers echoed back in a provider's error text.
+_MORE_SECRET_PATTERNS = [
+    (re.compile(r"(//[^/\s:@]+:)[^@\s/]+@"), r"\1" + channel_secrets.MASK + "@"),
     (
-        re.compile(
-            r"((?:api[_-]?key|token|secret|signature|sig|password|routing_key|code)=)[^&\s\"']+",
-            re.IGNORECASE,
-        ),
-        r"\1[redacted]",
+        re.compile(r"([?&](?:secret|signature|password|routing_key)=)[^&\s\"']+", re.I),
+        r"\1" + channel_secrets.MASK,
     ),
-    (re.compile(r"(hooks\.slack\.com/services/)[^\s\"']+"), r"\1[redacted]"),
-    (re.compile(r"(webhook\.office\.com/webhookb2/)[^\s\"']+"), r"\1[redacted]"),
-    (re.compile(r"((?:Bearer|Token)\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1[redacted]"),
+    (re.compile(r"((?:Bearer|Token)\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1" + channel_secrets.MASK),
     (
         re.compile(r"((?:X-Api-Key|Authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+", re.I),
-        r"\1[redacted]",
+        r"\1" + channel_secrets.MASK,
     ),
 ]
-_SECRET_FIELD = re.compile(r"secret|token|password|api_key|routing_key|webhook_url|signing", re.I)
 
 
 def known_secrets(setups: list[NotificationSetup]) -> list[str]:
-    """Secret values the service holds: settings, and the secret fields of these setups."""
+    """Secret values the service holds: its settings', and these setups' secret fields."""
     values = [settings.NEW_RELIC_API_KEY, getattr(settings, "EMAIL_HOST_PASSWORD", "")]
     for setup in setups:
         try:
-            typed = setup.typed()
-            module = module_for(setup.kind)
+            values.extend(channel_secrets.secret_values(setup.typed()))
         except (LookupError, NotificationSetup.DoesNotExist):
             continue
-        names = set(getattr(module, "SECRET_FIELDS", ())) | {
-            name for name in getattr(module, "SETUP_FIELDS", ()) if _SECRET_FIELD.search(name)
-        }
-        values.extend(str(getattr(typed, name, "") or "") for name in names)
-    return [v for v in values if v and len(v) >= 6]
+    return sorted({v for v in values if v and len(v) >= 6}, key=len, reverse=True)
 
 
 def redact(text: str, *, secrets: list[str] = ()) -> str:
-    """`text` with secret values and secret-looking parts replaced by [redacted]."""
+    """`text` with secret values and secret-looking parts masked (channels.secrets.redact,
+    plus a few shapes providers echo back)."""
     if not text:
         return text
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-    for pattern, replacement in _SECRET_PATTERNS:
+    text = channel_secrets.redact(text, secrets)
+    for pattern, replacement in _MORE_SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
 

@@ -331,7 +331,7 @@ def test_secrets_in_errors_are_redacted(member, store, settings):
     page = text(member.get("/deployments/d-SECRET001/"))
     assert "NRAK-SECRETVALUE123" not in page
     assert "hunter22" not in page and "abc123" not in page and "B000/XXXX" not in page
-    assert "[redacted]" in page
+    assert "refused: key •••••• for https://bot:••••••@hooks.example.com" in page
 
 
 def test_an_unknown_deployment_is_404(member):
