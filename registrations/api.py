@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from channels.trial import registration_test_send
+from registrations.dynamodb import RegistrationStoreError, registration_unpublish
 from registrations.models import Registration
 from registrations.serializers import (
     RegistrationSerializer,
@@ -64,6 +66,12 @@ class RegistrationViewSet(viewsets.ModelViewSet):
             }
         )
 
+    def perform_destroy(self, instance: Registration) -> None:
+        with transaction.atomic():  # DynamoDB refuses -> the deletion is rolled back
+            name = instance.codedeploy_application_name
+            instance.delete()
+            registration_unpublish(applications=[name])
+
 
 def exception_handler(exc, context):
     """DRF's handler with clearer words for malformed JSON and wrong content types, and a
@@ -82,6 +90,8 @@ def exception_handler(exc, context):
             },
             status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
         )
+    if isinstance(exc, RegistrationStoreError):
+        return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     response = drf_exception_handler(exc, context)
     if response is None:
         log.exception("unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)

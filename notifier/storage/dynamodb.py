@@ -659,26 +659,50 @@ class DynamoStore:
                 return
             params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
-    @_guard
     def deployment_records(self) -> Iterator[DeploymentRecord]:
         """Every stored deployment with its timeline and deliveries (for the audit backfill)."""
-        for values in self._scan(self.deployments_table):
-            yield self._record(values, detail=True)
+        try:
+            for values in self._scan(self.deployments_table):
+                yield self._record(values, detail=True)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(describe_error(exc, "reading every deployment")) from exc
 
     # --- registrations ----------------------------------------------------------------
     @_guard
-    def registration_put(self, document: dict[str, Any]) -> None:
-        self.client.put_item(
-            TableName=self.registrations_table,
-            Item=to_item(json.loads(json.dumps(document), parse_float=Decimal)),
+    def registration_put(self, document: dict[str, Any], *, replacing: str = "") -> None:
+        """Store a registration's document (keyed by its application name); `replacing`
+        names an old key to remove in the same transaction (a rename)."""
+        values = json.loads(json.dumps(document), parse_float=Decimal)
+        item = {k: _serializer.serialize(v) for k, v in values.items()}  # nulls kept
+        if not replacing:
+            self.client.put_item(TableName=self.registrations_table, Item=item)
+            return
+        self.client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self.registrations_table, "Item": item}},
+                {
+                    "Delete": {
+                        "TableName": self.registrations_table,
+                        "Key": to_item({"codedeploy_application_name": replacing}),
+                    }
+                },
+            ]
         )
 
     @_guard
-    def registration_delete(self, application: str) -> None:
-        self.client.delete_item(
-            TableName=self.registrations_table,
-            Key=to_item({"codedeploy_application_name": application}),
-        )
+    def registration_delete(self, *applications: str) -> None:
+        """Remove registrations' documents; up to 100 at once are removed all or none."""
+        keys = [to_item({"codedeploy_application_name": name}) for name in applications]
+        if len(keys) == 1:
+            self.client.delete_item(TableName=self.registrations_table, Key=keys[0])
+            return
+        for start in range(0, len(keys), 100):  # TransactWriteItems takes at most 100
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Delete": {"TableName": self.registrations_table, "Key": key}}
+                    for key in keys[start : start + 100]
+                ]
+            )
 
     @_guard
     def registration_documents(self) -> dict[str, dict[str, Any]]:
