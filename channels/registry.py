@@ -9,6 +9,7 @@ from types import ModuleType
 KINDS: dict[str, str] = {
     "newrelic": "channels.newrelic",
     "webhook": "channels.webhook",
+    "slack": "channels.slack",
 }
 
 
