@@ -8,6 +8,7 @@ from django.utils.html import format_html_join
 from channels.registry import load_all
 from channels.secrets import mask, secret_field_names
 from channels.trial import registration_test_send, setup_preview
+from registrations.admin_teams import TeamScopedAdminMixin, admit_team_members, team_scoped_inline
 from registrations.dynamodb import PublishingAdminMixin
 from registrations.models import Registration
 
@@ -95,16 +96,27 @@ def _setup_inline(module) -> type[admin.StackedInline]:
     return SetupInline
 
 
+# Team members sign in to the admin too, and see only their teams' registrations.
+admit_team_members(admin.site)
+
+
 @admin.register(Registration)
-class RegistrationAdmin(PublishingAdminMixin, admin.ModelAdmin):
-    list_display = ("codedeploy_application_name", "team", "enabled", "setup_count", "updated_at")
+class RegistrationAdmin(TeamScopedAdminMixin, PublishingAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "codedeploy_application_name",
+        "team",
+        "enabled",
+        "setup_count",
+        "updated_at",
+        "history_link",
+    )
     list_filter = ("enabled", "team", "setups__kind")
     search_fields = ("codedeploy_application_name",)
     fields = ("codedeploy_application_name", "team", "enabled", "deployment_groups")
     actions = ["send_test_notification"]
 
     def get_inlines(self, request, obj):
-        return [_setup_inline(module) for module in load_all()]
+        return [team_scoped_inline(_setup_inline(module)) for module in load_all()]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(setup_total=Count("setups"))

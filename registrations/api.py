@@ -19,6 +19,7 @@ from registrations.serializers import (
     TestRequestSerializer,
     TestResponseSerializer,
 )
+from registrations.teams import TeamNotAllowed, team_for_save, user_edits_every_team
 
 log = logging.getLogger("notifier.api")
 
@@ -34,6 +35,29 @@ class RegistrationViewSet(viewsets.ModelViewSet):
 
     serializer_class = RegistrationSerializer
     queryset = Registration.objects.select_related("team").prefetch_related("setups")
+
+    def get_queryset(self):
+        """Staff see every registration; anyone else, their teams' only."""
+        rows = super().get_queryset()
+        user = self.request.user
+        return rows if user_edits_every_team(user) else rows.filter(team__in=user.groups.all())
+
+    def _team(self, serializer, *, current):
+        try:
+            return team_for_save(
+                user=self.request.user,
+                team=serializer.validated_data.get("team"),
+                given="team" in serializer.validated_data,
+                current=current,
+            )
+        except TeamNotAllowed as exc:  # raised before saving: the request changes nothing
+            raise exceptions.ValidationError({"team": [str(exc)]}) from None
+
+    def perform_create(self, serializer) -> None:
+        serializer.save(team=self._team(serializer, current=None))
+
+    def perform_update(self, serializer) -> None:
+        serializer.save(team=self._team(serializer, current=serializer.instance.team))
 
     @extend_schema(
         request=TestRequestSerializer,

@@ -43,3 +43,37 @@ def registration_editable(*, user, registration: Registration | None) -> bool:
     if not (user.is_authenticated and user.is_active) or registration.team_id is None:
         return False
     return user.groups.filter(pk=registration.team_id).exists()
+
+
+class TeamNotAllowed(Exception):
+    """`user` may not give a registration this team; the message says what to do."""
+
+
+def team_for_save(*, user, team: Group | None, given: bool, current: Group | None):
+    """The team a registration that `user` saves ends up with.
+
+    Staff may set any team, or none. Anyone else must keep the registration in one of their
+    own teams: without `team` given, a new registration joins their only team.
+    """
+    if user_edits_every_team(user):
+        return team if given else current
+    mine = list(user.groups.order_by("name"))
+    names = ", ".join(g.name for g in mine)
+    if not mine:
+        raise TeamNotAllowed(
+            "you belong to no team, so you cannot own a registration: ask an administrator "
+            "to add you to your team's group"
+        )
+    if not given:
+        if current is not None:
+            return current
+        if len(mine) == 1:
+            return mine[0]
+        raise TeamNotAllowed(f"team is required: name one of your teams ({names})")
+    if team is None:
+        raise TeamNotAllowed(f"team must be one of your teams ({names}), not empty")
+    if team not in mine:
+        raise TeamNotAllowed(
+            f"you are not a member of {team.name}; choose one of your teams ({names})"
+        )
+    return team
