@@ -19,7 +19,7 @@ install: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py ensure_schedule
+	$(BIN)/python manage.py ensure_schedule --start-now
 
 run: migrate
 	$(BIN)/python manage.py run_service --host $(HOST) --port $(PORT)

@@ -212,7 +212,7 @@ def poll_loop(
     interval = settings.NOTIFIER_POLL_INTERVAL if interval is None else interval
     store = store or get_store()
     holder = holder_name()
-    lease_seconds = max(15.0, interval * 5)
+    lease_seconds = max(10.0, interval * 5)
     counter = codedeploy.CallCounter()
     client = codedeploy.make_client(counter=counter)
     dispatcher = Dispatcher(store=store, holder=holder)

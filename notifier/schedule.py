@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 from django_q.models import Schedule
+from django_q.tasks import async_task
 
 SCHEDULE_NAME = "codedeploy-poll"
 
@@ -25,3 +26,10 @@ def schedule_ensure() -> tuple[Schedule, bool]:
             "next_run": timezone.now(),
         },
     )
+
+
+def poll_loop_start_now() -> str:
+    """Queue one polling loop now, so polling starts with the cluster rather than at the
+    scheduler's first wake-up (up to 30 s later). The poll lease makes an extra loop harmless.
+    """
+    return async_task("notifier.tasks.poll_loop", task_name="codedeploy-poll (start-up)")

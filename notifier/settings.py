@@ -7,6 +7,7 @@ first notification. README.md lists every variable.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -124,8 +125,9 @@ def _database(url: str) -> dict:
         }
         # Tests use a file, not memory, so threads and the end-to-end tests' processes
         # share it as the service's processes share the real one.
-        name = Path(config["NAME"])
-        config["TEST"] = {"NAME": str(name.with_name(f"test_{name.name}"))}
+        # One file per test run (by process id), so two runs never share one.
+        test_name = f"codedeploy-notifier-test-{os.getpid()}.sqlite3"
+        config["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / test_name)}
     return config
 
 
