@@ -13,8 +13,8 @@ from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
 from notifier.storage.orm import OrmStore
-from tests.support.processes import ServiceProcess, service_env, wait_until
 from tests.support.newrelic import API_KEY
+from tests.support.processes import ServiceProcess, service_env, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
