@@ -10,6 +10,8 @@ KINDS: dict[str, str] = {
     "newrelic": "channels.newrelic",
     "webhook": "channels.webhook",
     "slack": "channels.slack",
+    "teams": "channels.teams",
+    "pagerduty": "channels.pagerduty",
 }
 
 

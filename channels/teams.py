@@ -1,0 +1,104 @@
+"""Microsoft Teams: an Adaptive Card posted to a Workflows webhook.
+
+The webhook comes from the Teams channel's Workflows app ("Post to a channel when a webhook
+request is received"); it accepts the message-with-attachments envelope and answers 202.
+Docs: https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/
+how-to/add-incoming-webhook and https://adaptivecards.io/explorer/
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels import http
+from channels.addresses import validate_user_url
+from channels.base import Delivery, sender
+from channels.messages import render
+from channels.secrets import SecretField
+from notifier.events import DeploymentEvent, Event
+from registrations.models import NotificationSetup
+
+KIND = "teams"
+LABEL = "Microsoft Teams card"
+DEFAULT_EVENTS = (Event.SUCCEEDED.value, Event.FAILED.value, Event.STOPPED.value)
+TEMPLATE_PARTS = ("subject", "body")
+WHAT = "the Teams workflow"
+_COLOURS = {Event.SUCCEEDED: "Good", Event.FAILED: "Attention", Event.STOPPED: "Warning"}
+
+
+class TeamsSetup(NotificationSetup):
+    webhook_url = SecretField(
+        "Workflows webhook URL",
+        validators=[validate_user_url],
+        help_text="In the Teams channel: Workflows > 'Post to a channel when a webhook request "
+        "is received'; paste the URL it gives. Stored encrypted (it carries a signature).",
+    )
+
+    class Meta:
+        verbose_name = "Microsoft Teams card"
+
+    def __str__(self) -> str:
+        return "Microsoft Teams card"
+
+
+SETUP_MODEL = TeamsSetup
+SETUP_FIELDS = ("webhook_url",)
+
+
+def card(event: DeploymentEvent, setup: TeamsSetup) -> dict[str, Any]:
+    """The Adaptive Card (schema 1.4, what Teams renders) in the Workflows envelope."""
+    facts = [
+        {"title": "Application", "value": event.application},
+        {"title": "Deployment group", "value": event.deployment_group},
+        {"title": "Status", "value": event.status},
+        {"title": "Deployment", "value": event.deployment_id},
+    ]
+    if event.error_code:
+        facts.append({"title": "Error", "value": event.error_code})
+    if event.rollback.rollback_deployment_id:
+        facts.append({"title": "Rollback", "value": event.rollback.rollback_deployment_id})
+    actions = []
+    if event.console_url:
+        actions.append(
+            {"type": "Action.OpenUrl", "title": "Open in the AWS console", "url": event.console_url}
+        )
+    if event.revision.url:
+        actions.append({"type": "Action.OpenUrl", "title": "Revision", "url": event.revision.url})
+    content: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "msteams": {"width": "Full"},
+        "body": [
+            {
+                "type": "TextBlock",
+                "text": render(KIND, "subject", event, setup),
+                "weight": "Bolder",
+                "size": "Medium",
+                "wrap": True,
+                "color": _COLOURS.get(event.event, "Default"),
+            },
+            {"type": "TextBlock", "text": render(KIND, "body", event, setup), "wrap": True},
+            {"type": "FactSet", "facts": facts},
+        ],
+    }
+    if actions:
+        content["actions"] = actions
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": content,
+            }
+        ],
+    }
+
+
+@sender
+def send(event: DeploymentEvent, setup: TeamsSetup) -> Delivery:
+    response = http.request(
+        "POST", setup.webhook_url, what=WHAT, json=card(event, setup), user_url=True
+    )
+    return http.ok(response, f"{response.status_code} {response.reason}")
