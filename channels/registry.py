@@ -12,6 +12,7 @@ KINDS: dict[str, str] = {
     "slack": "channels.slack",
     "teams": "channels.teams",
     "pagerduty": "channels.pagerduty",
+    "email": "channels.email",
 }
 
 

@@ -1,0 +1,160 @@
+"""Email through SMTP (EMAIL_URL): a multipart message, plain text and HTML.
+
+The SMTP server comes from EMAIL_URL (smtp://user:password@host:587?tls=true, or smtps://
+for implicit TLS); the sender is NOTIFIER_FROM_EMAIL.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.smtp import EmailBackend
+from django.core.validators import validate_email
+from django.db import models
+
+from channels.base import ChannelError, Delivery, sender
+from channels.messages import render, render_html
+from notifier.events import DeploymentEvent, Event
+from registrations.models import NotificationSetup, split_groups
+
+KIND = "email"
+LABEL = "Email (SMTP)"
+DEFAULT_EVENTS = (Event.SUCCEEDED.value, Event.FAILED.value, Event.STOPPED.value)
+TEMPLATE_PARTS = ("subject", "body")
+MAX_RECIPIENTS = 50
+
+
+def split_recipients(text: str) -> list[str]:
+    return split_groups(text)  # the same comma/space/newline splitting
+
+
+def validate_recipients(text: str) -> None:
+    recipients = split_recipients(text)
+    if not recipients:
+        raise ValidationError("Give at least one email address.")
+    if len(recipients) > MAX_RECIPIENTS:
+        raise ValidationError(f"At most {MAX_RECIPIENTS} addresses; use a mailing list instead.")
+    bad = []
+    for address in recipients:
+        try:
+            validate_email(address)
+        except ValidationError:
+            bad.append(address)
+    if bad:
+        raise ValidationError(f"Not an email address: {', '.join(bad)}.")
+
+
+class EmailSetup(NotificationSetup):
+    recipients = models.CharField(
+        max_length=2000,
+        validators=[validate_recipients],
+        help_text="Who gets the email: addresses separated by commas or spaces.",
+    )
+
+    class Meta:
+        verbose_name = "Email (SMTP)"
+
+    def __str__(self) -> str:
+        return f"Email to {self.recipients}"
+
+
+SETUP_MODEL = EmailSetup
+SETUP_FIELDS = ("recipients",)
+
+
+def thread_id(event: DeploymentEvent) -> str:
+    """All emails about one deployment share a References header, so mail clients thread them."""
+    return f"<{event.deployment_id}.codedeploy-notifier@{event.region or 'aws'}>"
+
+
+def build_message(
+    event: DeploymentEvent, setup: NotificationSetup, *, recipients: list[str], from_email: str
+) -> EmailMultiAlternatives:
+    """The multipart message (text, then HTML), not yet bound to a connection."""
+    message = EmailMultiAlternatives(
+        subject=render(KIND, "subject", event, setup),
+        body=render(KIND, "body", event, setup) + "\n",
+        from_email=from_email,
+        to=recipients,
+        headers={
+            "References": thread_id(event),
+            "X-CodeDeploy-Deployment": event.deployment_id,
+            "X-CodeDeploy-Event": event.event.value,
+        },
+    )
+    message.attach_alternative(render_html(KIND, event, setup), "text/html")
+    return message
+
+
+def connection() -> EmailBackend:
+    if not settings.EMAIL_URL:
+        raise ChannelError(
+            "EMAIL_URL is not set: set it to your SMTP server, e.g. "
+            "smtp://user:password@smtp.example.com:587?tls=true, and restart the service"
+        )
+    return EmailBackend(
+        host=settings.EMAIL_HOST,
+        port=settings.EMAIL_PORT,
+        username=settings.EMAIL_HOST_USER,
+        password=settings.EMAIL_HOST_PASSWORD,
+        use_tls=settings.EMAIL_USE_TLS,
+        use_ssl=settings.EMAIL_USE_SSL,
+        timeout=settings.NOTIFIER_SEND_TIMEOUT,
+        fail_silently=False,
+    )
+
+
+def _text(reason: bytes | str) -> str:
+    return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+
+
+def smtp_error(exc: Exception) -> ChannelError:
+    """SMTP's answer -> ChannelError: 4xx replies and connection trouble are worth a retry."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return ChannelError(
+            f"the SMTP server refused the user name and password in EMAIL_URL ({exc.smtp_code})"
+        )
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        refused = ", ".join(
+            f"{address} ({code} {_text(reason)})"
+            for address, (code, reason) in exc.recipients.items()
+        )
+        temporary = all(400 <= code < 500 for code, _ in exc.recipients.values())
+        return ChannelError(
+            f"the SMTP server refused the recipients {refused}", retryable=temporary
+        )
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return ChannelError(
+            f"the SMTP server refused the sender {exc.sender} ({exc.smtp_code}): check "
+            "NOTIFIER_FROM_EMAIL",
+            retryable=400 <= exc.smtp_code < 500,
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return ChannelError(
+            f"the SMTP server answered {exc.smtp_code} {_text(exc.smtp_error)}".strip(),
+            retryable=400 <= exc.smtp_code < 500,
+        )
+    if isinstance(exc, ssl.SSLError):
+        return ChannelError(f"TLS with the SMTP server failed: {exc}; check EMAIL_URL")
+    if isinstance(exc, (smtplib.SMTPException, socket.timeout, OSError)):
+        return ChannelError(f"could not talk to the SMTP server: {exc}", retryable=True)
+    raise exc
+
+
+@sender
+def send(event: DeploymentEvent, setup: EmailSetup) -> Delivery:
+    recipients = split_recipients(setup.recipients)
+    message = build_message(
+        event, setup, recipients=recipients, from_email=settings.NOTIFIER_FROM_EMAIL
+    )
+    message.connection = connection()
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as exc:
+        raise smtp_error(exc) from None
+    return Delivery(detail=f"sent to {len(recipients)} recipient(s)")
