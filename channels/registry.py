@@ -13,6 +13,8 @@ KINDS: dict[str, str] = {
     "teams": "channels.teams",
     "pagerduty": "channels.pagerduty",
     "email": "channels.email",
+    "ses": "channels.ses",
+    "sns": "channels.sns",
 }
 
 

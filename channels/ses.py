@@ -1,0 +1,93 @@
+"""Email through Amazon SES (API v2, SendEmail), with boto3's own AWS configuration.
+
+The from-address (or its domain) must be a verified SES identity; while the account is in
+the SES sandbox every recipient must be verified too.
+Docs: https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.validators import validate_email
+from django.db import models
+
+from channels import aws
+from channels.base import ChannelError, Delivery, sender
+from channels.email import split_recipients, validate_recipients
+from channels.messages import render, render_html
+from notifier.events import DeploymentEvent, Event
+from registrations.models import NotificationSetup
+
+KIND = "ses"
+LABEL = "Email (Amazon SES)"
+DEFAULT_EVENTS = (Event.SUCCEEDED.value, Event.FAILED.value, Event.STOPPED.value)
+TEMPLATE_PARTS = ("subject", "body")
+WHAT = "Amazon SES"
+
+
+class SesSetup(NotificationSetup):
+    from_address = models.CharField(
+        "from address",
+        max_length=320,
+        validators=[validate_email],
+        help_text="The sender; it (or its domain) must be a verified identity in SES, in the "
+        "service's AWS region.",
+    )
+    recipients = models.CharField(
+        max_length=2000,
+        validators=[validate_recipients],
+        help_text="Who gets the email: addresses separated by commas or spaces. In the SES "
+        "sandbox they must be verified too.",
+    )
+
+    class Meta:
+        verbose_name = "Email (Amazon SES)"
+
+    def __str__(self) -> str:
+        return f"SES email to {self.recipients}"
+
+
+SETUP_MODEL = SesSetup
+SETUP_FIELDS = ("from_address", "recipients")
+
+
+def _part(text: str) -> dict[str, str]:
+    return {"Data": text, "Charset": "UTF-8"}
+
+
+def email_request(event: DeploymentEvent, setup: SesSetup) -> dict[str, Any]:
+    """The SendEmail parameters: a simple message with text and HTML bodies."""
+    return {
+        "FromEmailAddress": setup.from_address,
+        "Destination": {"ToAddresses": split_recipients(setup.recipients)},
+        "Content": {
+            "Simple": {
+                "Subject": _part(render(KIND, "subject", event, setup)),
+                "Body": {
+                    "Text": _part(render(KIND, "body", event, setup) + "\n"),
+                    "Html": _part(render_html(KIND, event, setup)),
+                },
+            }
+        },
+    }
+
+
+@sender
+def send(event: DeploymentEvent, setup: SesSetup) -> Delivery:
+    client = aws.client("sesv2")
+    try:
+        answer = aws.call(WHAT, client.send_email, **email_request(event, setup))
+    except ChannelError as exc:
+        if "not verified" in exc.message.lower():
+            # MessageRejected: "Email address is not verified. The following identities
+            # failed the check in region ...": a retry cannot help.
+            raise ChannelError(
+                f"SES refused to send: an address is not verified ({exc.message}). Verify "
+                f"{setup.from_address} (or its domain) in SES in "
+                f"{client.meta.region_name}; while the account is in the SES sandbox, verify "
+                "every recipient too",
+                response_status=exc.response_status,
+            ) from None
+        raise
+    return Delivery(response_status=200, detail=f"SES message {answer.get('MessageId', '')}")

@@ -1,0 +1,124 @@
+"""Amazon SNS: the DeploymentEvent as JSON, for machines, with attributes to filter on.
+
+Subscribers can filter with a subscription filter policy on the message attributes
+`application`, `group`, `event` and `status`
+(https://docs.aws.amazon.com/sns/latest/dg/sns-message-filtering.html).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from channels import aws
+from channels.base import ChannelError, Delivery, sender
+from channels.messages import render
+from notifier.events import DeploymentEvent, Event
+from registrations.models import NotificationSetup
+
+KIND = "sns"
+LABEL = "Amazon SNS message"
+DEFAULT_EVENTS = tuple(e.value for e in Event)  # machines decide with filter policies
+TEMPLATE_PARTS = ("subject",)
+WHAT = "Amazon SNS"
+SUBJECT_MAX = 100  # SNS: ASCII, no line breaks, at most 100 characters
+_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+
+
+def validate_topic(value: str) -> None:
+    if not (_ARN.match(value) or _NAME.match(value)):
+        raise ValidationError(
+            "Give a topic ARN (arn:aws:sns:us-east-1:123456789012:deployments) or a topic "
+            "name (letters, digits, - and _, optionally ending in .fifo)."
+        )
+
+
+class SnsSetup(NotificationSetup):
+    topic = models.CharField(
+        max_length=400,
+        validators=[validate_topic],
+        help_text="The topic's ARN, or its name in the service's own AWS account and region. "
+        "The service needs sns:Publish on it.",
+    )
+
+    class Meta:
+        verbose_name = "Amazon SNS message"
+
+    def __str__(self) -> str:
+        return f"SNS {self.topic}"
+
+
+SETUP_MODEL = SnsSetup
+SETUP_FIELDS = ("topic",)
+
+
+def topic_arn(topic: str, *, region: str, account: str) -> str:
+    if topic.startswith("arn:"):
+        return topic
+    if not account:
+        raise ChannelError(
+            f"cannot tell which AWS account topic {topic!r} is in: give its full ARN"
+        )
+    return f"arn:aws:sns:{region}:{account}:{topic}"
+
+
+def sns_subject(text: str) -> str:
+    ascii_only = text.encode("ascii", "ignore").decode()
+    return " ".join(ascii_only.split())[:SUBJECT_MAX] or "CodeDeploy deployment"
+
+
+def publish_request(event: DeploymentEvent, setup: SnsSetup, *, arn: str) -> dict[str, Any]:
+    attributes = {
+        "application": event.application,
+        "group": event.deployment_group,
+        "event": event.event.value,
+        "status": event.status,
+    }
+    request: dict[str, Any] = {
+        "TopicArn": arn,
+        "Message": json.dumps(event.to_dict(), sort_keys=True),
+        "Subject": sns_subject(render(KIND, "subject", event, setup)),
+        "MessageAttributes": {
+            name: {"DataType": "String", "StringValue": value}
+            for name, value in attributes.items()
+            if value  # SNS refuses empty attribute values
+        },
+    }
+    if arn.endswith(".fifo"):
+        # FIFO topics need a group (order is kept per deployment) and a deduplication id.
+        request["MessageGroupId"] = event.deployment_id
+        request["MessageDeduplicationId"] = f"{event.deployment_id}-{event.event.value}"
+    return request
+
+
+def preview(event: DeploymentEvent, setup: SnsSetup) -> dict[str, str]:
+    return {
+        "subject": sns_subject(render(KIND, "subject", event, setup)),
+        "message": json.dumps(event.to_dict(), indent=2, sort_keys=True),
+    }
+
+
+@sender
+def send(event: DeploymentEvent, setup: SnsSetup) -> Delivery:
+    client = aws.client("sns")
+    account = event.account
+    if not account and not setup.topic.startswith("arn:"):
+        from notifier.codedeploy import account_id
+
+        account = account_id()
+    arn = topic_arn(setup.topic, region=client.meta.region_name, account=account)
+    try:
+        answer = aws.call(WHAT, client.publish, **publish_request(event, setup, arn=arn))
+    except ChannelError as exc:
+        if "NotFound" in exc.message:
+            raise ChannelError(
+                f"SNS topic {arn} does not exist: check the topic in this setup",
+                response_status=exc.response_status,
+            ) from None
+        raise
+    return Delivery(response_status=200, detail=f"SNS message {answer.get('MessageId', '')}")
