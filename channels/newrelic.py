@@ -1,46 +1,90 @@
-"""New Relic deployment markers through the REST API v2.
+"""New Relic deployment markers: REST API v2 (by application name), or NerdGraph change
+tracking (changeTrackingCreateDeployment, by entity GUID), chosen per setup.
 
 Docs: https://docs.newrelic.com/docs/apis/rest-api-v2/application-examples-v2/
-list-your-app-id-metric-timeslice-data-v2/ and .../record-deployments-rest-api-v2/
+list-your-app-id-metric-timeslice-data-v2/ and .../record-deployments-rest-api-v2/;
+https://docs.newrelic.com/docs/change-tracking/change-tracking-graphql/
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from channels import http
-from channels.base import ChannelError, Delivery
+from channels.base import ChannelError, Delivery, sender
+from channels.messages import render
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup
 
 KIND = "newrelic"
 LABEL = "New Relic deployment marker"
 DEFAULT_EVENTS = (Event.SUCCEEDED.value,)
+TEMPLATE_PARTS = ("subject", "body")  # the marker's description and changelog
+REST = "rest"
+NERDGRAPH = "nerdgraph"
 WHAT = "New Relic"
 APP_ID_TTL = 600.0  # seconds an application id lookup is trusted
 
 
 class NewRelicSetup(NotificationSetup):
+    api = models.CharField(
+        "New Relic API",
+        max_length=16,
+        choices=[
+            (REST, "REST API v2 deployment marker (by APM application name)"),
+            (NERDGRAPH, "NerdGraph change tracking (by entity GUID)"),
+        ],
+        default=REST,
+        blank=True,  # left out (older clients, the original request): REST
+        help_text="REST v2 marks an APM application; NerdGraph change tracking marks any "
+        "entity (APM, browser, mobile, a service) by its GUID.",
+    )
     application_name = models.CharField(
         "New Relic application name",
         max_length=255,
+        blank=True,
         help_text="Exactly as New Relic APM shows it; the marker goes on this application.",
+    )
+    entity_guid = models.CharField(
+        "entity GUID",
+        max_length=255,
+        blank=True,
+        help_text="For NerdGraph: the entity's GUID (the entity's page in New Relic > "
+        "Metadata, e.g. MXxBUE18QVBQTElDQVRJT058MTIzNDU2).",
     )
 
     class Meta:
         verbose_name = "New Relic deployment marker"
 
     def __str__(self) -> str:
-        return f"New Relic marker on {self.application_name}"
+        return f"New Relic marker on {self.application_name or self.entity_guid}"
+
+    def clean(self) -> None:
+        super().clean()
+        self.api = self.api or REST
+        if self.api == NERDGRAPH and not _GUID.match(self.entity_guid.strip()):
+            raise ValidationError(
+                {
+                    "entity_guid": "NerdGraph change tracking needs the entity GUID (letters, "
+                    "digits, + / = _ -), from the entity's Metadata in New Relic."
+                }
+            )
+        if self.api != NERDGRAPH and not self.application_name.strip():
+            raise ValidationError(
+                {"application_name": "The REST API needs the APM application name."}
+            )
 
 
 SETUP_MODEL = NewRelicSetup
-SETUP_FIELDS = ("application_name",)
+SETUP_FIELDS = ("application_name", "api", "entity_guid")
+_GUID = re.compile(r"^[A-Za-z0-9+/=_-]{8,255}$")
 
 
 # --- building the request (pure) ----------------------------------------------------------
@@ -61,23 +105,43 @@ def marker_revision(event: DeploymentEvent) -> str:
     return revision.summary or event.deployment_id
 
 
-def marker_body(event: DeploymentEvent) -> dict[str, Any]:
-    description = (
-        f"CodeDeploy {event.application}/{event.deployment_group} deployment "
-        f"{event.deployment_id} {event.status}"
-    )
-    changelog = [event.description] if event.description else []
-    if event.revision.url:
-        changelog.append(event.revision.url)
-    if event.console_url:
-        changelog.append(event.console_url)
+def marker_body(event: DeploymentEvent, setup: Any = None) -> dict[str, Any]:
+    """REST v2: description and changelog from the setup's templates (or the defaults)."""
     deployment = {
         "revision": marker_revision(event)[:127],
-        "description": description,
+        "description": render(KIND, "subject", event, setup),
         "user": event.creator or "CodeDeploy",
-        "changelog": "\n".join(changelog),
+        "changelog": render(KIND, "body", event, setup),
     }
     return {"deployment": deployment}
+
+
+CHANGE_TRACKING_MUTATION = """
+mutation ($deployment: ChangeTrackingDeploymentInput!) {
+  changeTrackingCreateDeployment(deployment: $deployment) { deploymentId entityGuid }
+}
+""".strip()
+
+
+def change_tracking_request(event: DeploymentEvent, setup: Any) -> dict[str, Any]:
+    """NerdGraph: the changeTrackingCreateDeployment mutation with its variables."""
+    when = event.complete_time or event.start_time or event.create_time
+    deployment: dict[str, Any] = {
+        "entityGuid": setup.entity_guid.strip(),
+        "version": marker_revision(event)[:127],
+        "description": render(KIND, "subject", event, setup),
+        "changelog": render(KIND, "body", event, setup),
+        "user": event.creator or "CodeDeploy",
+        "groupId": event.deployment_id,
+        "deploymentType": "BASIC",
+    }
+    if event.revision.commit_id:
+        deployment["commit"] = event.revision.commit_id
+    if event.console_url:
+        deployment["deepLink"] = event.console_url
+    if when:
+        deployment["timestamp"] = int(when.timestamp() * 1000)  # epoch milliseconds
+    return {"query": CHANGE_TRACKING_MUTATION, "variables": {"deployment": deployment}}
 
 
 def _headers() -> dict[str, str]:
@@ -148,13 +212,57 @@ def forget_application(name: str) -> None:
         _app_ids.pop((settings.NEW_RELIC_API_URL, name), None)
 
 
+# NerdGraph answers 200 with "errors"; these classes are worth another try.
+# https://docs.newrelic.com/docs/apis/nerdgraph/get-started/nerdgraph-explorer/
+RETRYABLE_GRAPHQL = {"SERVER_ERROR", "TIMEOUT", "INTERNAL_SERVER_ERROR"}
+
+
+def send_change_tracking(event: DeploymentEvent, setup: NewRelicSetup) -> Delivery:
+    if not settings.NEW_RELIC_API_KEY:
+        _headers()  # raises the clear "not set" error
+    response = http.request(
+        "POST",
+        settings.NEW_RELIC_NERDGRAPH_URL,
+        what="New Relic NerdGraph",
+        json=change_tracking_request(event, setup),
+        headers={"API-Key": settings.NEW_RELIC_API_KEY, "Content-Type": "application/json"},
+        expect_errors=True,
+    )
+    if response.status_code >= 300:
+        raise _auth_error(response) or http.error_for(response, what="New Relic NerdGraph")
+    try:
+        answer = response.json()
+    except ValueError:
+        raise ChannelError(
+            "New Relic NerdGraph answered with something that is not JSON", retryable=True
+        ) from None
+    errors = answer.get("errors") or []
+    if errors:
+        messages = "; ".join(str(e.get("message", e)) for e in errors)[:500]
+        classes = {str((e.get("extensions") or {}).get("errorClass", "")) for e in errors}
+        raise ChannelError(
+            f"New Relic NerdGraph refused the change tracking marker: {messages}",
+            retryable=bool(classes & RETRYABLE_GRAPHQL),
+            response_status=response.status_code,
+        )
+    created = (answer.get("data") or {}).get("changeTrackingCreateDeployment") or {}
+    return Delivery(
+        response_status=response.status_code,
+        detail=f"change tracking deployment {created.get('deploymentId', '')} on "
+        f"{created.get('entityGuid', setup.entity_guid)}",
+    )
+
+
+@sender
 def send(event: DeploymentEvent, setup: NewRelicSetup) -> Delivery:
+    if getattr(setup, "api", REST) == NERDGRAPH:
+        return send_change_tracking(event, setup)
     app_id = application_id(setup.application_name)
     response = http.request(
         "POST",
         f"{settings.NEW_RELIC_API_URL}/v2/applications/{app_id}/deployments.json",
         what=WHAT,
-        json=marker_body(event),
+        json=marker_body(event, setup),
         headers=_headers(),
         expect_errors=True,
     )

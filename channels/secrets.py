@@ -70,8 +70,11 @@ class SecretField(models.TextField):
         return encrypt(value)
 
 
-def secret_field_names(model: type[models.Model]) -> list[str]:
-    return [f.name for f in model._meta.get_fields() if isinstance(f, SecretField)]
+def secret_field_names(model: type) -> list[str]:
+    meta = getattr(model, "_meta", None)
+    if meta is None:  # not a model (a plain object standing in for a setup)
+        return []
+    return [f.name for f in meta.get_fields() if isinstance(f, SecretField)]
 
 
 def undecryptable_fields(setup: models.Model) -> list[str]:

@@ -122,7 +122,8 @@ def test_replacing_notifications_drops_the_ones_left_out(api):
         (
             {**ORIGINAL, "notifications": [{"pigeon_notification": {}}]},
             "notifications",
-            "unknown notification kind 'pigeon_notification'; known kinds: newrelic_notification",
+            "unknown notification kind 'pigeon_notification'; known kinds: "
+            "email_notification, newrelic_notification, pagerduty_notification",
         ),
         ({**ORIGINAL, "notifications": [{}]}, "notifications", "exactly one kind key"),
         (
