@@ -8,7 +8,7 @@ import time
 
 import pytest
 import requests
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
@@ -49,6 +49,7 @@ def service(live_server, codedeploy, newrelic, aws, tmp_path):
 
 def api_session(live_server) -> requests.Session:
     user = User.objects.create_user("automation")
+    user.groups.add(Group.objects.create(name="storefront-team"))
     session = requests.Session()
     session.headers["Authorization"] = f"Token {Token.objects.create(user=user).key}"
     return session
