@@ -167,3 +167,24 @@ def test_a_value_encrypted_with_another_key_is_a_clear_permanent_error(
     with pytest.raises(ChannelError, match="cannot be decrypted") as caught:
         webhook.send(sample_event("failed"), stale)
     assert not caught.value.retryable
+
+
+def test_a_server_that_does_not_answer_in_time_is_retryable(
+    httpserver, allow_local, settings, failed_event
+):
+    import threading
+
+    settings.NOTIFIER_SEND_TIMEOUT = 0.3
+    release = threading.Event()
+
+    def hang(request):
+        release.wait(5)
+        return Response("late")
+
+    httpserver.expect_request("/slow").respond_with_handler(hang)
+    try:
+        with pytest.raises(ChannelError, match="did not answer within 0.3 seconds") as caught:
+            webhook.send(failed_event, setup_for(httpserver.url_for("/slow")))
+    finally:
+        release.set()
+    assert caught.value.retryable
