@@ -279,6 +279,10 @@ def delivery_from_item(values: dict[str, Any], *, with_history: bool = True) -> 
 class DynamoStore:
     """Store on DynamoDB (boto3, conditional writes). See docs/storage.md for the tables."""
 
+    # Each write is one HTTPS request on a thread-safe client: the poller may store this
+    # many deployments at once (notifier.poller._changes_store).
+    write_concurrency = 8
+
     def __init__(self, *, prefix: str | None = None, client: Any = None) -> None:
         self.prefix = settings.NOTIFIER_DYNAMODB_TABLE_PREFIX if prefix is None else prefix
         self.client = client or dynamodb_client()

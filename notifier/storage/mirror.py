@@ -129,6 +129,7 @@ class MirrorStore:
     mirror."""
 
     def __init__(self, *, primary: DynamoStore, mirror: OrmStore) -> None:
+        self.write_concurrency = primary.write_concurrency
         self.primary = primary
         self.mirror = mirror
         self.using = mirror.using
