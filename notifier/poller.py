@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from django.conf import settings
 from django.db import close_old_connections, connections
 from django.db.models import Prefetch
@@ -218,6 +218,16 @@ def describe_aws_error(exc: Exception) -> str:
         if code in ("UnrecognizedClientException", "InvalidClientTokenId", "ExpiredTokenException"):
             return f"AWS did not accept the service's credentials ({code}): {message}"
         return f"codedeploy:{operation} failed with {code}: {message}"
+    if isinstance(exc, NoRegionError):
+        return (
+            "no AWS region is configured: set AWS_REGION (for example us-east-1) in the "
+            "service's environment"
+        )
+    if isinstance(exc, NoCredentialsError):
+        return (
+            "no AWS credentials were found: give the service a role, or set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
     if isinstance(exc, BotoCoreError):
         return f"could not reach AWS CodeDeploy: {exc}"
     if isinstance(exc, StorageError):
@@ -248,11 +258,12 @@ def poll_loop(
     holder = holder_name()
     lease_seconds = max(10.0, interval * 5)
     counter = codedeploy.CallCounter()
-    client = codedeploy.make_client(counter=counter)
+    client = None
     dispatcher = Dispatcher(store=store, holder=holder)
     deadline = time.monotonic() + seconds
     cycles = 0
     holding = False
+    last_error = ""
     try:
         while True:
             tick = time.monotonic()
@@ -264,12 +275,20 @@ def poll_loop(
             if holding:
                 counter.reset()
                 try:
+                    # Made inside the try: a missing region or credentials is reported on
+                    # the status page and retried, not a crash of the loop.
+                    client = client or codedeploy.make_client(counter=counter)
                     report = deployment_poll(store=store, client=client, counter=counter)
                     cycles += 1
                     if report.events:
                         log.info("poll: %s", "; ".join(report.lines()[2:]))
                 except Exception as exc:
-                    log.warning("poll cycle failed: %s", record_poll_error(store, exc))
+                    message = record_poll_error(store, exc)
+                    if message != last_error:  # once per new error, not every cycle
+                        log.warning("poll cycle failed: %s", message)
+                    last_error = message
+                else:
+                    last_error = ""
             try:
                 dispatcher.dispatch_due()
             except StorageError as exc:

@@ -163,3 +163,29 @@ def test_group_mode_lists_each_group(codedeploy, settings):
     assert [e.deployment_id for e in report.events] == [deployment]
     assert report.aws_calls["ListDeploymentGroups"] == 1
     assert report.aws_calls["ListDeployments"] == 2
+
+
+def test_a_missing_region_is_reported_in_words_and_the_loop_goes_on(monkeypatch, tmp_path):
+    from notifier.poller import poll_loop
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    store = OrmStore()
+    assert poll_loop(seconds=0.3, interval=0.1, store=store) == 0
+    state = store.poll_state_get()
+    assert state.last_error.startswith("no AWS region is configured: set AWS_REGION")
+    assert state.watermark is None
+
+
+def test_access_denied_names_the_permission_to_add():
+    from botocore.exceptions import ClientError
+
+    from notifier.poller import describe_aws_error
+
+    error = ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "ListDeployments"
+    )
+    assert describe_aws_error(error).startswith(
+        "AWS denied codedeploy:ListDeployments. Add it to the IAM policy"
+    )
