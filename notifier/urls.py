@@ -4,12 +4,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import SimpleRouter
 
 from notifier import views
-from registrations.api import RegistrationViewSet
+from registrations.api import RegistrationTestAlias, RegistrationViewSet
 
 router = SimpleRouter()
 router.register("registrations", RegistrationViewSet, basename="registration")
 legacy_create = RegistrationViewSet.as_view({"get": "list", "post": "create"})
-registration_test = RegistrationViewSet.as_view({"post": "test"})
+registration_test = RegistrationTestAlias.as_view({"post": "test"})
 
 urlpatterns = [
     path("", views.deployment_list, name="deployment-list"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -95,6 +95,12 @@ class RegistrationViewSet(viewsets.ModelViewSet):
             name = instance.codedeploy_application_name
             instance.delete()
             registration_unpublish(applications=[name])
+
+
+@extend_schema_view(test=extend_schema(exclude=True))
+class RegistrationTestAlias(RegistrationViewSet):
+    """`POST /api/registrations/<id>/test` without the trailing slash; documented once, under
+    the router's path."""
 
 
 def exception_handler(exc, context):
