@@ -56,7 +56,14 @@ def decrypt(stored: str) -> str:
 
 
 class SecretField(models.TextField):
-    """Text stored encrypted; blank stays blank so "not set" is visible without the key."""
+    """Text stored encrypted; blank stays blank so "not set" is visible without the key.
+
+    multiline: the admin shows a text area (never filled in) instead of a password box.
+    """
+
+    def __init__(self, *args, multiline: bool = False, **kwargs):
+        self.multiline = multiline
+        super().__init__(*args, **kwargs)
 
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":

@@ -64,6 +64,7 @@ class WebhookSetup(NotificationSetup):
     headers = SecretField(
         "extra headers",
         blank=True,
+        multiline=True,
         help_text="Optional, one 'Name: value' per line, e.g. 'Authorization: Bearer ...'. "
         "Stored encrypted.",
     )

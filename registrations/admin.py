@@ -28,10 +28,14 @@ def _setup_inline(module) -> type[admin.StackedInline]:
                 field = self.fields[name]
                 stored = getattr(self.instance, name, "") if self.instance.pk else ""
                 # Secrets are never sent back to the browser: the box stays empty.
-                field.widget = forms.PasswordInput(
-                    render_value=False,
-                    attrs={"autocomplete": "new-password", "size": 60, "placeholder": mask(stored)},
-                )
+                attrs = {"autocomplete": "new-password", "placeholder": mask(stored)}
+                if getattr(self._meta.model._meta.get_field(name), "multiline", False):
+                    field.widget = forms.Textarea(attrs={**attrs, "rows": 3, "cols": 60})
+                    self.initial[name] = ""
+                else:
+                    field.widget = forms.PasswordInput(
+                        render_value=False, attrs={**attrs, "size": 60}
+                    )
                 if stored:
                     field.required = False
                     field.help_text = (
@@ -75,7 +79,10 @@ def _setup_inline(module) -> type[admin.StackedInline]:
         def message_preview(self, obj) -> str:
             if obj is None or not obj.pk:
                 return "Save the setup to see its message here."
-            previews = setup_preview(setup=obj)
+            try:
+                previews = setup_preview(setup=obj)
+            except Exception as exc:  # the form is shown again with an unsaved, broken template
+                return f"No preview until the template renders: {exc}"
             return format_html_join(
                 "",
                 '<div class="message-preview"><p><strong>{}</strong></p>{}</div>',

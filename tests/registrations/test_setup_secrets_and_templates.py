@@ -102,7 +102,12 @@ def staff(client):
 
 def test_the_admin_masks_secrets_and_previews_the_message(client):
     registration = Registration.objects.create(codedeploy_application_name="storefront")
-    WebhookSetup.objects.create(registration=registration, url=HOOK, secret="hmac-secret-123456")
+    WebhookSetup.objects.create(
+        registration=registration,
+        url=HOOK,
+        secret="hmac-secret-123456",
+        headers="Authorization: Bearer header-token-987",
+    )
     from channels.newrelic import NewRelicSetup
 
     NewRelicSetup.objects.create(
@@ -112,17 +117,16 @@ def test_the_admin_masks_secrets_and_previews_the_message(client):
     )
     html = staff(client).get(f"/admin/registrations/registration/{registration.pk}/change/")
     html = html.content.decode()
-    assert "abcdefghijklmnop" not in html and "hmac-secret-123456" not in html
+    for secret in ("abcdefghijklmnop", "hmac-secret-123456", "header-token-987"):
+        assert secret not in html
     assert 'type="password"' in html
     assert "leave empty to keep it" in html
     assert "Deployed storefront as 9f1c2d3e4b5a69788796a5b4c3d2e1f0a9b8c7d6" in html
     assert "A sample succeeded deployment" in html
 
 
-def test_the_admin_keeps_a_secret_left_empty(client):
-    registration = Registration.objects.create(codedeploy_application_name="storefront")
-    setup = WebhookSetup.objects.create(registration=registration, url=HOOK, secret="x" * 20)
-    staff(client)
+def change_form(client, registration):
+    """The change form's data as the browser would post it, and the page."""
     url = f"/admin/registrations/registration/{registration.pk}/change/"
     html = client.get(url).content.decode()
     data = {"codedeploy_application_name": "storefront", "enabled": "on"}
@@ -139,6 +143,13 @@ def test_the_admin_keeps_a_secret_left_empty(client):
                 f"{prefix}-MAX_NUM_FORMS": "1000",
             }
         )
+    return url, html, data
+
+
+def test_the_admin_keeps_a_secret_left_empty(client):
+    registration = Registration.objects.create(codedeploy_application_name="storefront")
+    setup = WebhookSetup.objects.create(registration=registration, url=HOOK, secret="x" * 20)
+    url, html, data = change_form(staff(client), registration)
     prefix = re.search(r'name="([\w-]+)-0-secret"', html).group(1)
     data.update(
         {
@@ -155,3 +166,40 @@ def test_the_admin_keeps_a_secret_left_empty(client):
     assert response.status_code == 302, response.content.decode()[:2000]
     setup.refresh_from_db()
     assert (setup.url, setup.secret, setup.events) == (HOOK, "x" * 20, ["failed"])
+
+
+def test_the_admin_refuses_a_template_that_does_not_render(client):
+    registration = Registration.objects.create(codedeploy_application_name="storefront")
+    setup = WebhookSetup.objects.create(registration=registration, url=HOOK)
+    from channels.slack import SlackSetup
+
+    slack = SlackSetup.objects.create(registration=registration, webhook_url=HOOK)
+    url, html, data = change_form(staff(client), registration)
+    prefix = re.search(r'name="([\w-]+)-0-channel"', html).group(1)
+    data.update(
+        {
+            f"{prefix}-0-notificationsetup_ptr": str(slack.pk),
+            f"{prefix}-0-registration": str(registration.pk),
+            f"{prefix}-0-webhook_url": "",
+            f"{prefix}-0-bot_token": "",
+            f"{prefix}-0-channel": "",
+            f"{prefix}-0-events": ["failed"],
+            f"{prefix}-0-enabled": "on",
+            f"{prefix}-0-body_template": "Deployed\n{{ event.application|nosuchfilter }}",
+        }
+    )
+    webhook_prefix = re.search(r'name="([\w-]+)-0-secret"', html).group(1)
+    data.update(
+        {
+            f"{webhook_prefix}-0-notificationsetup_ptr": str(setup.pk),
+            f"{webhook_prefix}-0-registration": str(registration.pk),
+            f"{webhook_prefix}-0-events": ["succeeded"],
+            f"{webhook_prefix}-0-enabled": "on",
+        }
+    )
+    response = client.post(url, data)
+    assert response.status_code == 200  # the form again, with the error
+    text = response.content.decode()
+    assert "does not compile: line 2: Invalid filter: &#x27;nosuchfilter&#x27;" in text
+    slack.refresh_from_db()
+    assert slack.body_template == "" and slack.events != ["failed"]
