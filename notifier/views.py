@@ -73,7 +73,11 @@ class HistoryFilterForm(forms.Form):
         return data
 
     def filters(self) -> history.HistoryFilters:
-        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        if not self.is_bound:
+            return history.HistoryFilters()
+        # The valid filters apply even when another is wrong (its error shows beside it).
+        self.is_valid()
+        data = self.cleaned_data
         return history.HistoryFilters(
             **{
                 name: data.get(name) or ("" if name not in ("since", "until") else None)

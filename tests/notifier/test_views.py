@@ -477,3 +477,18 @@ def test_the_status_page_shows_lag_the_last_aws_error_and_queue_depth(member, st
     assert "AWS denied codedeploy:BatchGetDeployments. Add it to the IAM policy" in page
     assert re.search(r"Notifications waiting</dt><dd>1 ", page)
     assert re.search(r"Task queue</dt><dd>0 ", page)
+
+
+def test_valid_filters_still_apply_beside_a_wrong_one(member, store):
+    register("storefront")
+    register("billing")
+    seed(store, "d-KEEP00001", "storefront", None)
+    seed(store, "d-DROP00001", "billing", None)
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    response = member.get(
+        "/", {"application": "storefront", "since": tomorrow, "until": "2020-01-01"}
+    )
+    assert "To date: the to date must be on or after the from date" in text(response)
+    assert deployment_ids(response) == []  # since applies; until is refused
+    response = member.get("/", {"application": "storefront", "since": "yesterday"})
+    assert deployment_ids(response) == ["d-KEEP00001"]
