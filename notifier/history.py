@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
@@ -22,8 +21,18 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Aggregate, Count, Exists, FloatField, OuterRef, Q
-from django.db.models.functions import TruncDate
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+)
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from channels import secrets as channel_secrets
@@ -742,35 +751,42 @@ def application_summary(
 ) -> ApplicationSummary:
     """Recent deployments, success rate, median duration, weekly rate and setup health."""
     using = history_database()
-    now = now or timezone.now()
+    now = timezone.localtime(now or timezone.now())
     start = now - timedelta(days=window_days)
     recent = deployment_list(filters=HistoryFilters(application=application), per_page=20)
-    if using is not None:
-        values = list(
-            m.Deployment.objects.using(using)
-            .filter(application=application, create_time__gte=start)
-            .values_list("status", "create_time", "start_time", "complete_time")
-        )
-    else:
-        values = [
-            (r.status, r.create_time, r.start_time, None) for r in recent.rows if r.create_time
-        ]
-    finished = [v for v in values if v[0] in TERMINAL_STATUSES]
-    succeeded = sum(1 for v in finished if v[0] == "Succeeded")
-    durations = [
-        (complete - (begin or created)).total_seconds()
-        for _, created, begin, complete in values
-        if complete and (begin or created)
-    ]
-    if using is None:
-        durations = [r.duration_seconds for r in recent.rows if r.duration_seconds is not None]
     weeks = max(1, window_days // 7)
     week_start = (now - timedelta(days=7 * weeks)).date()
     weekly_counts = [0] * weeks
-    for _, created, _, _ in values:
-        index = (created.date() - week_start).days // 7
+    if using is not None:
+        # Aggregated in the database: an application may deploy thousands of times a quarter.
+        rows = m.Deployment.objects.using(using).filter(
+            application=application, create_time__gte=start
+        )
+        counts = rows.aggregate(
+            total=Count("pk"),
+            finished=Count("pk", filter=Q(status__in=TERMINAL_STATUSES)),
+            succeeded=Count("pk", filter=Q(status="Succeeded")),
+        )
+        total, finished, succeeded = counts["total"], counts["finished"], counts["succeeded"]
+        median = _median_duration(using, rows.filter(complete_time__isnull=False))
+        per_day = (
+            rows.annotate(day=TruncDate("create_time", tzinfo=now.tzinfo))
+            .values("day")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        days = [(r["day"], r["n"]) for r in per_day]
+    else:
+        known = [r for r in recent.rows if r.create_time and r.create_time >= start]
+        total = len(known)
+        finished = sum(1 for r in known if r.status in TERMINAL_STATUSES)
+        succeeded = sum(1 for r in known if r.status == "Succeeded")
+        median = _percentile([r.duration_seconds for r in known if r.duration_seconds], 0.5)
+        days = [(timezone.localtime(r.create_time).date(), 1) for r in known]
+    for day, n in days:
+        index = (day - week_start).days // 7
         if 0 <= index < weeks:
-            weekly_counts[index] += 1
+            weekly_counts[index] += n
     registration = (
         Registration.objects.filter(codedeploy_application_name=application)
         .select_related("team")
@@ -782,15 +798,30 @@ def application_summary(
         registration=registration,
         recent=recent,
         window_days=window_days,
-        finished=len(finished),
+        finished=finished,
         succeeded=succeeded,
-        success_rate=succeeded / len(finished) if finished else None,
-        median_duration_seconds=statistics.median(durations) if durations else None,
-        per_week=len(values) / (window_days / 7),
+        success_rate=succeeded / finished if finished else None,
+        median_duration_seconds=median,
+        per_week=total / (window_days / 7),
         weekly=[(week_start + timedelta(days=7 * i), n) for i, n in enumerate(weekly_counts)],
         setups=setup_health(setups=setups, using=using),
         needs_history_database=using is None,
     )
+
+
+def _median_duration(using: str, rows) -> float | None:
+    """The median (nearest rank) of complete - start (or create) time, in seconds."""
+    duration = ExpressionWrapper(
+        F("complete_time") - Coalesce(F("start_time"), F("create_time")),
+        output_field=DurationField(),
+    )
+    if connections[using].vendor == "postgresql":
+        median = rows.aggregate(
+            median=_PercentileDisc(duration, fraction=0.5, output_field=DurationField())
+        )["median"]
+        return median.total_seconds() if median is not None else None
+    values = [d.total_seconds() for d in rows.annotate(d=duration).values_list("d", flat=True)]
+    return _percentile(values, 0.5)
 
 
 # --- the dashboard ------------------------------------------------------------------------
