@@ -499,7 +499,11 @@ def deployment_detail(*, deployment_id: str, user, store: Store | None = None):
         group = grouped.setdefault(
             setup_id,
             SetupDeliveries(
-                setup_id, delivery.kind, label_for(delivery.kind), setups.get(setup_id)
+                setup_id,
+                delivery.kind,
+                label_for(delivery.kind),
+                setups.get(setup_id),
+                _setup_name(setups[setup_id]) if setup_id in setups else "",
             ),
         )
         group.deliveries.append(

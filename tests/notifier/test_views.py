@@ -311,6 +311,7 @@ def test_the_deployment_page_shows_timeline_links_counts_error_and_attempts(memb
     assert 'href="/deployments/d-ROLLBK001/"' in page
     assert "80 ms" in page and "502" in page and "New Relic had a server error (502)" in page
     assert ">Resend</button>" in page
+    assert f'<h3 id="setup-{setup.pk}-title">New Relic marker on web</h3>' in page
 
 
 def test_secrets_in_errors_are_redacted(member, store, settings):
