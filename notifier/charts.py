@@ -81,7 +81,7 @@ def horizontal_bars(
     rows: list[tuple[str, float, str]], *, label: str, colour: str = "#b42318"
 ) -> SafeString:
     """One bar per (name, fraction 0..1, text shown after the bar)."""
-    row_h, left, width = 24, 180, 720
+    row_h, left, width = 24, 230, 720
     height = max(1, len(rows)) * row_h + 8
     plot_w = width - left - 120
     body = []
@@ -90,7 +90,7 @@ def horizontal_bars(
         w = max(1.0, plot_w * max(0.0, min(1.0, fraction)))
         body.append(
             f'<text x="{left - 6}" y="{y + 15}" font-size="12" text-anchor="end">'
-            f"{escape(name[:28])}</text>"
+            f"{escape(_short(name))}</text>"
             f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" fill="{colour}">'
             f"<title>{escape(name)}: {escape(text)}</title></rect>"
             f'<text x="{left + w + 6:.1f}" y="{y + 15}" font-size="12">{escape(text)}</text>'
@@ -100,7 +100,7 @@ def horizontal_bars(
 
 def paired_bars(rows: list[tuple[str, float, float]], *, label: str, unit: str) -> SafeString:
     """Two bars (p50, p95) per row name."""
-    row_h, left, width = 40, 180, 720
+    row_h, left, width = 40, 230, 720
     height = max(1, len(rows)) * row_h + 24
     peak = _nice_max(max((max(a, b) for _, a, b in rows), default=0))
     plot_w = width - left - 120
@@ -109,7 +109,7 @@ def paired_bars(rows: list[tuple[str, float, float]], *, label: str, unit: str) 
         y = 4 + index * row_h
         body.append(
             f'<text x="{left - 6}" y="{y + 20}" font-size="12" text-anchor="end">'
-            f"{escape(name[:28])}</text>"
+            f"{escape(_short(name))}</text>"
         )
         for offset, key, value in ((0, "p50", p50), (17, "p95", p95)):
             w = max(1.0, plot_w * value / peak)
@@ -132,3 +132,7 @@ def _legend(keys, *, y: float, x: float) -> list[str]:
         )
         x += 24 + 7 * len(key)
     return out
+
+
+def _short(name: str, limit: int = 32) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
