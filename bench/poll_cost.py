@@ -1,0 +1,345 @@
+"""What one poll cycle costs, per Store backend: CodeDeploy calls, seconds, ledger claims/s.
+
+The account: 1,000 registered applications with 3 deployment groups each and 5,000 older
+deployments (created a day ago), on moto's server over HTTP. Each measured cycle first
+finishes the previous cycle's 30 deployments and creates 30 new ones (running), so a cycle
+sees 30 new + 30 running. Target: CodeDeploy calls per cycle <= 1 + ceil((new + running) /
+25), whatever the number of applications and groups; cycle time <= 0.5 s on the ORM store,
+<= 1.0 s on DynamoDB against moto.
+
+Backends: orm (SQLite file), orm-postgres (the PostgreSQL on 127.0.0.1:5432, when it
+answers) and dynamodb (moto's server in a process of its own). Claims per second: 8
+threads claim 2,000 pending deliveries.
+
+    .venv/bin/python bench/poll_cost.py [--cycles 10] [--applications 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+WORK = Path(tempfile.mkdtemp(prefix="bench-poll-cost-"))
+os.environ.update(
+    {
+        "DJANGO_SETTINGS_MODULE": "notifier.settings",
+        "NOTIFIER_VAR_DIR": str(WORK),
+        "NOTIFIER_LOG_LEVEL": "WARNING",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+)
+os.environ.pop("DATABASE_URL", None)
+os.environ.pop("AUDIT_DATABASE_URL", None)
+
+import logging  # noqa: E402
+
+from moto.server import ThreadedMotoServer  # noqa: E402
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+# CodeDeploy: moto in this process, so the benchmark can move deployments through states
+# in moto's backend. DynamoDB: moto in a process of its own, as DynamoDB is a server of its
+# own, so the store's client does not share this process's interpreter lock with it.
+SERVER = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+SERVER.start()
+_host, _port = SERVER.get_host_and_port()
+os.environ["AWS_ENDPOINT_URL"] = f"http://{_host}:{_port}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_dynamodb_port = _free_port()
+DYNAMODB_SERVER = subprocess.Popen(
+    [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(_dynamodb_port)],
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+)
+os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{_dynamodb_port}"
+for _ in range(100):
+    try:
+        socket.create_connection(("127.0.0.1", _dynamodb_port), timeout=0.2).close()
+        break
+    except OSError:
+        time.sleep(0.1)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import close_old_connections, connections, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from channels.newrelic import NewRelicSetup  # noqa: E402
+from notifier import codedeploy  # noqa: E402
+from notifier.events import DeploymentEvent, Event  # noqa: E402
+from notifier.poller import deployment_poll  # noqa: E402
+from notifier.storage.base import DeliveryKey  # noqa: E402
+from notifier.storage.dynamodb import DynamoStore  # noqa: E402
+from notifier.storage.orm import OrmStore  # noqa: E402
+from registrations.models import Registration  # noqa: E402
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+PG_ALIAS = "bench_postgres"
+PG_NAME = f"bench_poll_cost_{os.getpid()}"
+GROUPS = ("production", "staging", "canary")
+REVISION = {
+    "revisionType": "GitHub",
+    "gitHubLocation": {"repository": "acme/app", "commitId": "9f1c2d3e4b5a6978"},
+}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)  # moto keeps naive UTC times
+
+
+def backend():
+    from moto.codedeploy.models import codedeploy_backends
+
+    return codedeploy_backends[ACCOUNT][REGION]
+
+
+def account_create(applications: int, older: int) -> list[tuple[str, str]]:
+    """Applications, groups and older deployments, straight into moto's backend (setup is
+    not what is measured); the service reaches them over HTTP."""
+    cd = backend()
+    pairs = []
+    for n in range(applications):
+        name = f"app-{n:04d}"
+        cd.create_application(name, "Server", [])
+        for group in GROUPS:
+            cd.create_deployment_group(
+                name, group, None, None, None, None, f"arn:aws:iam::{ACCOUNT}:role/CodeDeploy"
+            )
+            pairs.append((name, group))
+    day_ago = _utcnow() - timedelta(days=1)
+    for n in range(older):
+        application, group = pairs[(n * 7) % len(pairs)]
+        deployment = cd.deployments[cd.create_deployment(application, group, REVISION)]
+        deployment.create_time = day_ago
+        deployment.status = "Succeeded"
+    return pairs
+
+
+def move(deployment_id: str, status: str) -> None:
+    deployment = backend().deployments[deployment_id]
+    deployment.status = status
+    now = _utcnow()
+    deployment.start_time = deployment.start_time or now
+    if status == "Succeeded":
+        deployment.complete_time = now
+
+
+def age_everything() -> None:
+    """Make every deployment so far 'older', so each backend starts on the same account."""
+    day_ago = _utcnow() - timedelta(days=1)
+    for deployment in backend().deployments.values():
+        deployment.create_time = day_ago
+        deployment.status = "Succeeded"
+
+
+def registrations_create(applications: int) -> None:
+    with transaction.atomic():
+        for n in range(applications):
+            registration = Registration.objects.create(codedeploy_application_name=f"app-{n:04d}")
+            NewRelicSetup.objects.create(
+                registration=registration,
+                application_name=f"web-{n}",
+                events=["started", "succeeded", "failed"],
+            )
+
+
+def cycles_measure(store, pairs, *, cycles: int, new: int) -> list[tuple[int, int, float]]:
+    """(calls, new + running, seconds) for each measured cycle, after one warm-up cycle."""
+    counter = codedeploy.CallCounter()
+    client = codedeploy.make_client(counter=counter)
+    deployment_poll(store=store, client=client)  # warm-up: sets the watermark
+    cd = backend()
+    running: list[str] = []
+    results = []
+    for cycle in range(cycles):
+        for deployment_id in running:
+            move(deployment_id, "Succeeded")
+        created = []
+        for n in range(new):
+            application, group = pairs[(cycle * new + n) * 13 % len(pairs)]
+            deployment_id = cd.create_deployment(application, group, REVISION)
+            move(deployment_id, "InProgress")
+            created.append(deployment_id)
+        seen = len(created) + len(running)
+        counter.reset()
+        began = time.perf_counter()
+        report = deployment_poll(store=store, client=client, counter=counter)
+        seconds = time.perf_counter() - began
+        results.append((counter.total, seen, seconds))
+        assert len(report.events) == seen, (len(report.events), seen)
+        running = created
+    return results
+
+
+def claims_measure(store, *, deliveries: int = 2000, threads: int = 8) -> float:
+    """Claims per second with `threads` claimers sharing `deliveries` pending deliveries."""
+    keys = []
+    now = timezone.now()
+    for n in range(deliveries // 10):
+        event = DeploymentEvent(
+            deployment_id=f"d-claim-{n}-{uuid.uuid4().hex[:6]}",
+            application="app-0000",
+            deployment_group="production",
+            status="Succeeded",
+            event=Event.SUCCEEDED,
+            create_time=now,
+        )
+        store.deployment_save(event, seen_at=now)
+        for setup_id in range(10):
+            key = DeliveryKey(event.deployment_id, "succeeded", setup_id)
+            store.delivery_create(key, kind="newrelic", event=event)
+            keys.append(key)
+    queue = list(reversed(keys))
+    lock = threading.Lock()
+    won = []
+
+    def claimer(n: int) -> None:
+        try:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    key = queue.pop()
+                claim = store.delivery_claim(key, holder=f"bench-{n}", lease_seconds=60)
+                if claim is not None:
+                    won.append(key)
+        finally:
+            close_old_connections()
+
+    workers = [threading.Thread(target=claimer, args=(n,)) for n in range(threads)]
+    began = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    seconds = time.perf_counter() - began
+    assert len(won) == len(keys) == len(set(won)), "every delivery claimed exactly once"
+    return len(won) / seconds
+
+
+def postgres_store() -> OrmStore | None:
+    try:
+        import psycopg
+
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{PG_NAME}"')
+    except Exception as exc:
+        print(f"(orm-postgres skipped: PostgreSQL on 127.0.0.1:5432 did not answer: {exc})")
+        return None
+    config = dict(settings.DATABASES["default"])
+    config.update(
+        ENGINE="django.db.backends.postgresql",
+        NAME=PG_NAME,
+        USER="postgres",
+        PASSWORD="",
+        HOST="127.0.0.1",
+        PORT=5432,
+        OPTIONS={},
+        CONN_MAX_AGE=60,
+    )
+    settings.DATABASES[PG_ALIAS] = config
+    connections.settings[PG_ALIAS] = connections.configure_settings(
+        {"default": settings.DATABASES["default"], PG_ALIAS: config}
+    )[PG_ALIAS]
+    call_command("migrate", database=PG_ALIAS, verbosity=0)
+    return OrmStore(using=PG_ALIAS)
+
+
+def postgres_drop() -> None:
+    if PG_ALIAS not in settings.DATABASES:
+        return
+    connections[PG_ALIAS].close()
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}"')
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--applications", type=int, default=1000)
+    parser.add_argument("--older", type=int, default=5000)
+    parser.add_argument("--new", type=int, default=30)
+    parser.add_argument("--cycles", type=int, default=10)
+    args, _ = parser.parse_known_args()
+
+    call_command("migrate", verbosity=0)
+    print(
+        f"account: {args.applications} registered applications x {len(GROUPS)} groups, "
+        f"{args.older} older deployments; {args.new} new per cycle; {args.cycles} cycles"
+    )
+    began = time.perf_counter()
+    pairs = account_create(args.applications, args.older)
+    registrations_create(args.applications)
+    print(f"setup took {time.perf_counter() - began:.1f}s")
+
+    stores = [("orm", OrmStore(), 0.5)]
+    pg = postgres_store()
+    if pg is not None:
+        stores.append(("orm-postgres", pg, 0.5))
+    dynamo = DynamoStore(prefix=f"bench-{os.getpid()}-")
+    dynamo.tables_ensure()
+    stores.append(("dynamodb", dynamo, 1.0))
+
+    rows, failed = [], False
+    try:
+        for name, store, target in stores:
+            age_everything()
+            results = cycles_measure(store, pairs, cycles=args.cycles, new=args.new)
+            calls = max(r[0] for r in results)
+            seen = max(r[1] for r in results)
+            bound = 1 + math.ceil(seen / 25)
+            times = [r[2] for r in results]
+            median, worst = statistics.median(times), max(times)
+            claims = claims_measure(store)
+            ok = calls <= bound and median <= target
+            failed |= not ok
+            rows.append((name, calls, bound, median, worst, target, claims, ok))
+    finally:
+        postgres_drop()
+        SERVER.stop()
+        DYNAMODB_SERVER.terminate()
+        DYNAMODB_SERVER.wait(timeout=10)
+
+    print()
+    print(
+        f"{'backend':<13} {'calls/cycle':>11} {'bound':>6} {'cycle median':>13} "
+        f"{'cycle max':>10} {'target':>7} {'claims/s':>9}  verdict"
+    )
+    for name, calls, bound, median, worst, target, claims, ok in rows:
+        print(
+            f"{name:<13} {calls:>11} {bound:>6} {median:>12.3f}s {worst:>9.3f}s "
+            f"{target:>6.1f}s {claims:>9.0f}  {'ok' if ok else 'OVER TARGET'}"
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
