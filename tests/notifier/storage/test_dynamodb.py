@@ -1,4 +1,5 @@
-"""What only the DynamoDB store has: its tables, TTL and error words (moto's server)."""
+"""What only the DynamoDB store has: its tables, TTL, error words and concurrent cycle writes
+(moto's server)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from notifier.storage.base import DELIVERED, PENDING, DeliveryKey, StorageError
 from notifier.storage.dynamodb import DynamoStore, from_item, to_item
 from tests.notifier.storage.test_contract import deployment, outcome, queued
 from tests.support.dynamodb import dynamo_store
+
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_create_tables_makes_what_is_missing_and_says_so(aws, settings, capsys):
@@ -72,3 +75,44 @@ def test_a_finished_deployment_gets_an_expiry(aws):
     store.deployment_save(deployment(), seen_at=timezone.now())
     item = store.client.get_item(TableName=store.deployments_table, Key=key)["Item"]
     assert "expires_at" in item
+
+
+def test_the_poller_stores_a_cycle_on_dynamodb_concurrently_and_in_order(codedeploy, settings):
+    from channels.newrelic import NewRelicSetup
+    from notifier import codedeploy as cd
+    from notifier.poller import deployment_poll
+    from registrations.models import Registration
+
+    store = dynamo_store()
+    assert store.write_concurrency > 1
+    setups = {}
+    for n in range(5):
+        registration = Registration.objects.create(codedeploy_application_name=f"app-{n}")
+        setups[f"app-{n}"] = NewRelicSetup.objects.create(
+            registration=registration, application_name="web", events=["started", "succeeded"]
+        )
+    deployments = [codedeploy.deploy(f"app-{n % 5}") for n in range(20)]
+    for deployment_id in deployments:
+        codedeploy.move(deployment_id, "InProgress")
+    report = deployment_poll(store=store, client=cd.make_client())
+    assert [e.deployment_id for e in report.events] == deployments  # CodeDeploy's order
+    assert len(report.deliveries) == 20
+    assert set(store.deliveries_due(limit=100)) == set(report.deliveries)
+    assert store.poll_state_get().pending == dict.fromkeys(deployments, "InProgress")
+
+
+def test_a_failed_write_in_a_concurrent_cycle_keeps_the_watermark(codedeploy):
+    from channels.newrelic import NewRelicSetup
+    from notifier import codedeploy as cd
+    from notifier.poller import deployment_poll
+    from registrations.models import Registration
+
+    store = dynamo_store()
+    registration = Registration.objects.create(codedeploy_application_name="storefront")
+    NewRelicSetup.objects.create(registration=registration, application_name="web")
+    for _ in range(10):
+        codedeploy.move(codedeploy.deploy("storefront"), "Succeeded")
+    store.client.delete_table(TableName=store.deliveries_table)  # DynamoDB refuses
+    with pytest.raises(StorageError, match="dynamodb_create_tables"):
+        deployment_poll(store=store, client=cd.make_client())
+    assert store.poll_state_get().watermark is None
