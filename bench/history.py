@@ -277,11 +277,21 @@ def main() -> int:
                 f"  {counts['deployment']:,} deployments, {counts['delivery']:,} deliveries, "
                 f"{counts['deliveryattempt']:,} attempts in {time.monotonic() - began:.0f} s"
             )
+        else:
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)  # the code may have moved on since
+        load_before = os.getloadavg()[0]
         results = time_pages(args.runs)
+        load_after = os.getloadavg()[0]
     finally:
         if not args.keep:
             database_drop()
     print(f"\n{'page':40} {'p50 ms':>8} {'p95 ms':>8}  (server time, {args.runs} requests each)")
+    print(
+        f"(1-minute load average {load_before:.1f} before, {load_after:.1f} after, "
+        f"on {os.cpu_count()} CPUs)"
+    )
     missed = []
     for name, p50, p95, _ in results:
         flag = "" if p95 <= TARGET_MS else f"  > {TARGET_MS:g} ms target"
