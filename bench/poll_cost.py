@@ -288,12 +288,19 @@ def main() -> int:
     parser.add_argument("--older", type=int, default=5000)
     parser.add_argument("--new", type=int, default=30)
     parser.add_argument("--cycles", type=int, default=10)
+    parser.add_argument(
+        "--dynamodb-write-concurrency",
+        type=int,
+        default=DynamoStore.write_concurrency,
+        help="deployments the poller stores at once on DynamoDB (1: one after another)",
+    )
     args, _ = parser.parse_known_args()
 
     call_command("migrate", verbosity=0)
     print(
         f"account: {args.applications} registered applications x {len(GROUPS)} groups, "
-        f"{args.older} older deployments; {args.new} new per cycle; {args.cycles} cycles"
+        f"{args.older} older deployments; {args.new} new per cycle; {args.cycles} cycles; "
+        f"DynamoDB write concurrency {args.dynamodb_write_concurrency}"
     )
     began = time.perf_counter()
     pairs = account_create(args.applications, args.older)
@@ -305,6 +312,7 @@ def main() -> int:
     if pg is not None:
         stores.append(("orm-postgres", pg, 0.5))
     dynamo = DynamoStore(prefix=f"bench-{os.getpid()}-")
+    dynamo.write_concurrency = args.dynamodb_write_concurrency
     dynamo.tables_ensure()
     stores.append(("dynamodb", dynamo, 1.0))
 

@@ -358,12 +358,11 @@ class DynamoStore:
     # --- deployments and the ledger ---------------------------------------------------
     @_guard
     def deployment_save(self, event: DeploymentEvent, *, seen_at: datetime) -> None:
+        # Only what an index or a condition needs is an attribute of its own; the rest of
+        # the deployment is in `event` (a short expression is also a cheap one to evaluate).
         values = {
             ":application": event.application,
-            ":group": event.deployment_group,
             ":status": event.status,
-            ":creator": event.creator,
-            ":revision": event.revision.summary[:512],
             ":create_sort": _create_sort(event),
             ":listing": LISTING,
             ":event": json.dumps(event.to_dict()),
@@ -371,10 +370,7 @@ class DynamoStore:
         }
         assignments = [
             "application = :application",
-            "deployment_group = :group",
             "#status = :status",
-            "creator = :creator",
-            "revision = :revision",
             "create_sort = :create_sort",
             "listing = :listing",
             "event = :event",
