@@ -223,6 +223,9 @@ def time_pages(runs: int) -> list[tuple[str, float, float, int]]:
             "deployment_id", flat=True
         )[:: DEPLOYMENTS // 500]
     )
+    revisions = list(
+        Deployment.objects.filter(deployment_id__in=ids[:50]).values_list("revision", flat=True)
+    )
     cases = {
         "list, first page, unfiltered": lambda: "/",
         "list, filtered by application": lambda: f"/?application=app-{rng.randrange(APPLICATIONS)}",
@@ -233,6 +236,10 @@ def time_pages(runs: int) -> list[tuple[str, float, float, int]]:
         "list, deep page of an application": lambda: (
             f"/?application=app-{rng.randrange(APPLICATIONS)}&before={rng.choice(deep_cursors)}"
         ),
+        "list, search by revision (one match)": lambda: (
+            f"/?q={revisions[rng.randrange(len(revisions))][5:17]}"
+        ),
+        "list, search by deployment id": lambda: f"/?q={rng.choice(ids).lower()}",
         "deployment page": lambda: f"/deployments/{rng.choice(ids)}/",
         "application page": lambda: f"/applications/app-{rng.randrange(APPLICATIONS)}/",
         "dashboard (30 days, 80 setups)": lambda: "/dashboard/",
