@@ -15,6 +15,7 @@ COLOURS = {
     "Failed": "#b42318",
     "Stopped": "#8a6100",
     "Running": "#5b6472",
+    "Deployments": "#3b6fb6",
     "p50": "#3b6fb6",
     "p95": "#9e4fb0",
 }

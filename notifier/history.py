@@ -759,7 +759,7 @@ def application_summary(
     start = now - timedelta(days=window_days)
     recent = deployment_list(filters=HistoryFilters(application=application), per_page=20)
     weeks = max(1, window_days // 7)
-    week_start = (now - timedelta(days=7 * weeks)).date()
+    week_start = now.date() - timedelta(days=7 * weeks - 1)  # the last week ends today
     weekly_counts = [0] * weeks
     if using is not None:
         # Aggregated in the database: an application may deploy thousands of times a quarter.

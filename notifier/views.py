@@ -195,8 +195,8 @@ def application_detail(request, application: str):
     from registrations.teams import registration_editable
 
     weekly_chart = charts.stacked_bars(
-        [(week.strftime("%d %b"), {"Running": n}) for week, n in summary.weekly],
-        keys=("Running",),
+        [(week.strftime("%d %b"), {"Deployments": n}) for week, n in summary.weekly],
+        keys=("Deployments",),
         label=f"Deployments of {application} per week over {summary.window_days} days",
     )
     return render(

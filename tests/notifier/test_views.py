@@ -440,6 +440,7 @@ def test_the_application_page_sums_up_releases_and_setups(member, store, team):
     assert "67%" in page and "2 of 3 finished" in page
     assert "2 min 0 s" in page  # the median of 60, 120 and 300 seconds
     assert "Deployments per week" in page and "<svg" in page
+    assert re.search(r"<title>\d\d \w\w\w: 3 deployments</title>", page)  # this week
     assert "New Relic marker on gone" in page
     assert "Failing:" in page and "New Relic has no application named" in page
     assert "correct the name or URL in this setup" in page
