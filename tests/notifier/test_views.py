@@ -335,8 +335,11 @@ def test_secrets_in_errors_are_redacted(member, store, settings):
     assert "refused: key •••••• for https://bot:••••••@hooks.example.com" in page
 
 
-def test_an_unknown_deployment_is_404(member):
-    assert member.get("/deployments/d-NOTHERE01/").status_code == 404
+def test_an_unknown_deployment_is_404_with_a_way_on(member):
+    response = member.get("/deployments/d-NOTHERE01/")
+    assert response.status_code == 404
+    assert "No deployment d-NOTHERE01 has been seen." in text(response)
+    assert "search by deployment id, revision or creator" in text(response)
 
 
 # --- resend ------------------------------------------------------------------------------
