@@ -497,3 +497,18 @@ def test_valid_filters_still_apply_beside_a_wrong_one(member, store):
     assert deployment_ids(response) == []  # since applies; until is refused
     response = member.get("/", {"application": "storefront", "since": "yesterday"})
     assert deployment_ids(response) == ["d-KEEP00001"]
+
+
+def test_without_a_history_database_the_dashboard_asks_for_the_mirror(member, monkeypatch):
+    monkeypatch.setattr(history, "history_database", lambda: None)
+    page = text(member.get("/dashboard/"))
+    assert "The charts need the audit mirror." in page
+    assert "<svg" not in page
+
+
+def test_charts_escape_every_name():
+    from notifier import charts
+
+    svg = charts.horizontal_bars([("<script>x</script>", 0.5, "50% & more")], label="a <b>")
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert "50% &amp; more" in svg and 'aria-label="a &lt;b&gt;"' in svg
