@@ -127,6 +127,7 @@ TABLES: dict[str, dict[str, Any]] = {
 }
 TTL_TABLES = (DEPLOYMENTS, DELIVERIES)
 
+_STATUS_ORDER = {status: n for n, status in enumerate(STATUSES)}
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -358,26 +359,24 @@ class DynamoStore:
     # --- deployments and the ledger ---------------------------------------------------
     @_guard
     def deployment_save(self, event: DeploymentEvent, *, seen_at: datetime) -> None:
-        # Only what an index or a condition needs is an attribute of its own; the rest of
-        # the deployment is in `event` (a short expression is also a cheap one to evaluate).
+        # Only what an index needs is an attribute of its own; the deployment itself is in
+        # `event`. The timeline is a string set, "<status>@<seen_us>", that each save ADDs
+        # to: a status's first-seen time is its smallest entry, and first_seen the smallest
+        # of all, with no read and no if_not_exists (the costliest part of an update).
         values = {
             ":application": event.application,
-            ":status": event.status,
             ":create_sort": _create_sort(event),
             ":listing": LISTING,
             ":event": json.dumps(event.to_dict()),
             ":seen": _us(seen_at),
+            ":change": {f"{event.status}@{_us(seen_at)}"},
         }
         assignments = [
             "application = :application",
-            "#status = :status",
             "create_sort = :create_sort",
             "listing = :listing",
             "event = :event",
             "updated_us = :seen",
-            "first_seen_us = if_not_exists(first_seen_us, :seen)",
-            # The timeline: one attribute per status, written the first time it is seen.
-            "#seen_status = if_not_exists(#seen_status, :seen)",
         ]
         if is_terminal(event.status):
             assignments.append(f"{TTL_ATTRIBUTE} = :expires")
@@ -385,8 +384,7 @@ class DynamoStore:
         self.client.update_item(
             TableName=self.deployments_table,
             Key=to_item({"deployment_id": event.deployment_id}),
-            UpdateExpression="SET " + ", ".join(assignments),
-            ExpressionAttributeNames={"#status": "status", "#seen_status": f"seen_{event.status}"},
+            UpdateExpression=f"SET {', '.join(assignments)} ADD timeline :change",
             ExpressionAttributeValues=to_item(values),
         )
 
@@ -590,17 +588,17 @@ class DynamoStore:
         return deliveries
 
     def _record(self, values: dict[str, Any], *, detail: bool) -> DeploymentRecord:
+        first: dict[str, int] = {}
+        for entry in values.get("timeline", ()):
+            status, _, seen = entry.rpartition("@")
+            first[status] = min(int(seen), first.get(status, int(seen)))
         timeline = sorted(
-            (
-                StatusChange(status, _dt(values[f"seen_{status}"]))
-                for status in STATUSES
-                if f"seen_{status}" in values
-            ),
-            key=lambda change: change.seen_at,
+            (StatusChange(status, _dt(seen)) for status, seen in first.items()),
+            key=lambda change: (change.seen_at, _STATUS_ORDER.get(change.status, len(STATUSES))),
         )
         return DeploymentRecord(
             event=DeploymentEvent.from_dict(json.loads(values["event"])),
-            first_seen=_dt(values["first_seen_us"]),
+            first_seen=_dt(min(first.values(), default=values["updated_us"])),
             updated_at=_dt(values["updated_us"]),
             timeline=tuple(timeline) if detail else (),
             deliveries=tuple(self.deliveries_of(values["deployment_id"], with_history=detail)),
