@@ -139,6 +139,9 @@ DATABASES = {"default": _database(_default_db)}
 AUDIT_DATABASE_URL = env("AUDIT_DATABASE_URL")
 if AUDIT_DATABASE_URL:
     DATABASES["audit"] = _database(AUDIT_DATABASE_URL)
+    if DATABASES["audit"]["ENGINE"].endswith("postgresql"):
+        # An unreachable mirror must not hold a sender for the OS's TCP timeout (minutes).
+        DATABASES["audit"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 # `audit` holds only the ledger's tables, written and read explicitly by the audit mirror.
 DATABASE_ROUTERS = ["notifier.routers.AuditRouter"]
 
