@@ -31,7 +31,7 @@ from notifier.storage.base import (
     PollState,
 )
 from notifier.storage.dynamodb import DynamoStore
-from notifier.storage.orm import OrmStore
+from notifier.storage.orm import OrmStore, deployment_fields
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +40,6 @@ BACKFILL_HINT = "run `python manage.py audit_backfill` to copy it"
 
 class MirrorGap(Exception):
     """The mirror lacks a row another row hangs on (a deployment missed earlier)."""
-
-
-def _deployment_fields(event: DeploymentEvent) -> dict[str, Any]:
-    return {
-        "application": event.application,
-        "deployment_group": event.deployment_group,
-        "status": event.status,
-        "creator": event.creator,
-        "revision": event.revision.summary[:512],
-        "create_time": event.create_time,
-        "start_time": event.start_time,
-        "complete_time": event.complete_time,
-        "event": event.to_dict(),
-    }
 
 
 def delivery_copy(delivery: Delivery, *, using: str) -> None:
@@ -108,7 +94,7 @@ def record_copy(record: DeploymentRecord, *, using: str) -> None:
         m.Deployment.objects.using(using).update_or_create(
             deployment_id=event.deployment_id,
             defaults={
-                **_deployment_fields(event),
+                **deployment_fields(event),
                 "first_seen": record.first_seen,
                 "updated_at": record.updated_at,
             },

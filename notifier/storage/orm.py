@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Prefetch, Q
@@ -56,6 +57,21 @@ def poll_state_from_dict(data: dict) -> PollState:
         last_error=data.get("last_error") or "",
         last_error_at=_from_iso(data.get("last_error_at")),
     )
+
+
+def deployment_fields(event: DeploymentEvent) -> dict[str, Any]:
+    """The notifier.models.Deployment columns that come from a DeploymentEvent."""
+    return {
+        "application": event.application,
+        "deployment_group": event.deployment_group,
+        "status": event.status,
+        "creator": event.creator,
+        "revision": event.revision.summary[:512],
+        "create_time": event.create_time,
+        "start_time": event.start_time,
+        "complete_time": event.complete_time,
+        "event": event.to_dict(),
+    }
 
 
 def delivery_from_model(row: m.Delivery, *, with_history: bool = False) -> Delivery:
@@ -150,18 +166,7 @@ class OrmStore:
     # --- deployments and the ledger ---------------------------------------------------
     @_guard
     def deployment_save(self, event: DeploymentEvent, *, seen_at: datetime) -> None:
-        fields = {
-            "application": event.application,
-            "deployment_group": event.deployment_group,
-            "status": event.status,
-            "creator": event.creator,
-            "revision": event.revision.summary[:512],
-            "create_time": event.create_time,
-            "start_time": event.start_time,
-            "complete_time": event.complete_time,
-            "event": event.to_dict(),
-            "updated_at": seen_at,
-        }
+        fields = {**deployment_fields(event), "updated_at": seen_at}
         with transaction.atomic(using=self.using):
             row, created = self._q(m.Deployment).get_or_create(
                 deployment_id=event.deployment_id, defaults={**fields, "first_seen": seen_at}

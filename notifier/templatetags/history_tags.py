@@ -6,22 +6,15 @@ from urllib.parse import urlencode
 
 from django import template
 
+from channels.message_filters import duration as message_duration
+
 register = template.Library()
 
 
 @register.filter
 def duration(seconds) -> str:
-    """3725 -> '1 h 2 min'; 75 -> '1 min 15 s'; None -> '—'."""
-    if seconds is None or seconds == "":
-        return "—"
-    seconds = int(round(float(seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
+    """3725 -> '1 h 2 min'; 75 -> '1 min 15 s'; None -> '—' (messages' filter, with a dash)."""
+    return message_duration(seconds) or "—"
 
 
 @register.filter
