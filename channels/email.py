@@ -24,6 +24,7 @@ from registrations.models import NotificationSetup, split_groups
 
 KIND = "email"
 LABEL = "Email (SMTP)"
+SHORT_LABEL = "Email"  # where space is tight: badges, chart legends
 DEFAULT_EVENTS = (Event.SUCCEEDED.value, Event.FAILED.value, Event.STOPPED.value)
 TEMPLATE_PARTS = ("subject", "body")
 MAX_RECIPIENTS = 50

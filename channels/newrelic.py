@@ -25,6 +25,7 @@ from registrations.models import NotificationSetup
 
 KIND = "newrelic"
 LABEL = "New Relic deployment marker"
+SHORT_LABEL = "New Relic"  # where space is tight: badges, chart legends
 DEFAULT_EVENTS = (Event.SUCCEEDED.value,)
 TEMPLATE_PARTS = ("subject", "body")  # the marker's description and changelog
 REST = "rest"

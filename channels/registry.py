@@ -48,6 +48,14 @@ def label_for(kind: str) -> str:
         return kind
 
 
+def short_label_for(kind: str) -> str:
+    try:
+        module = module_for(kind)
+    except LookupError:
+        return kind
+    return getattr(module, "SHORT_LABEL", module.LABEL)
+
+
 def kind_for_model(model: type) -> str:
     for kind in KINDS:
         if module_for(kind).SETUP_MODEL is model:

@@ -21,6 +21,7 @@ from registrations.models import NotificationSetup
 
 KIND = "ses"
 LABEL = "Email (Amazon SES)"
+SHORT_LABEL = "SES"  # where space is tight: badges, chart legends
 DEFAULT_EVENTS = (Event.SUCCEEDED.value, Event.FAILED.value, Event.STOPPED.value)
 TEMPLATE_PARTS = ("subject", "body")
 WHAT = "Amazon SES"

@@ -29,6 +29,7 @@ from registrations.models import NotificationSetup
 
 KIND = "slack"
 LABEL = "Slack message"
+SHORT_LABEL = "Slack"  # where space is tight: badges, chart legends
 DEFAULT_EVENTS = (Event.SUCCEEDED.value, Event.FAILED.value, Event.STOPPED.value)
 TEMPLATE_PARTS = ("body",)
 WHAT = "Slack"

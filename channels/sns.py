@@ -22,6 +22,7 @@ from registrations.models import NotificationSetup
 
 KIND = "sns"
 LABEL = "Amazon SNS message"
+SHORT_LABEL = "SNS"  # where space is tight: badges, chart legends
 DEFAULT_EVENTS = tuple(e.value for e in Event)  # machines decide with filter policies
 TEMPLATE_PARTS = ("subject",)
 WHAT = "Amazon SNS"

@@ -20,6 +20,7 @@ from registrations.models import NotificationSetup
 
 KIND = "teams"
 LABEL = "Microsoft Teams card"
+SHORT_LABEL = "Teams"  # where space is tight: badges, chart legends
 DEFAULT_EVENTS = (Event.SUCCEEDED.value, Event.FAILED.value, Event.STOPPED.value)
 TEMPLATE_PARTS = ("subject", "body")
 WHAT = "the Teams workflow"

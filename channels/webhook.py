@@ -24,6 +24,7 @@ from registrations.models import NotificationSetup
 
 KIND = "webhook"
 LABEL = "Signed webhook"
+SHORT_LABEL = "Webhook"  # where space is tight: badges, chart legends
 DEFAULT_EVENTS = (Event.SUCCEEDED.value, Event.FAILED.value, Event.STOPPED.value)
 TEMPLATE_PARTS: tuple[str, ...] = ()  # the body is the DeploymentEvent itself
 WHAT = "the webhook"

@@ -36,7 +36,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from channels import secrets as channel_secrets
-from channels.registry import label_for
+from channels.registry import label_for, short_label_for
 from notifier import models as m
 from notifier.dispatch import delivery_send, holder_name
 from notifier.events import STATUSES, TERMINAL_STATUSES, DeploymentEvent, Event
@@ -312,7 +312,9 @@ def _delivery_summaries(using: str, deployment_ids: list[str]) -> dict[str, list
     )
     for deployment_id, event, kind, state, setup_id, attempts, last_error in rows:
         out[deployment_id].append(
-            DeliverySummary(event, kind, label_for(kind), state, setup_id, attempts, last_error)
+            DeliverySummary(
+                event, kind, short_label_for(kind), state, setup_id, attempts, last_error
+            )
         )
     return out
 
@@ -352,7 +354,7 @@ def _row_from_record(record: DeploymentRecord) -> DeploymentRow:
             DeliverySummary(
                 d.key.event,
                 d.kind,
-                label_for(d.kind),
+                short_label_for(d.kind),
                 d.state,
                 d.key.setup_id,
                 d.attempts,
