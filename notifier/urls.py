@@ -6,6 +6,11 @@ from rest_framework.routers import SimpleRouter
 from notifier import views
 from registrations.api import RegistrationTestAlias, RegistrationViewSet
 
+admin.site.site_header = "CodeDeploy Notifier"
+admin.site.site_title = "CodeDeploy Notifier admin"
+admin.site.index_title = "Registrations and teams"
+admin.site.site_url = "/"
+
 router = SimpleRouter()
 router.register("registrations", RegistrationViewSet, basename="registration")
 legacy_create = RegistrationViewSet.as_view({"get": "list", "post": "create"})
