@@ -130,13 +130,6 @@ class DeploymentRow:
     duration_seconds: float | None
     deliveries: tuple[DeliverySummary, ...] = ()
 
-    @property
-    def outcome_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for d in self.deliveries:
-            counts[d.state] = counts.get(d.state, 0) + 1
-        return counts
-
 
 @dataclass(frozen=True)
 class HistoryPage:

@@ -26,15 +26,6 @@ def user_teams(*, user) -> QuerySet[Group]:
     return user.groups.order_by("name")
 
 
-def registrations_editable(*, user) -> QuerySet[Registration]:
-    """The registrations `user` may change."""
-    if user_edits_every_team(user):
-        return Registration.objects.all()
-    if not (user.is_authenticated and user.is_active):
-        return Registration.objects.none()
-    return Registration.objects.filter(team__in=user.groups.all())
-
-
 def registration_editable(*, user, registration: Registration | None) -> bool:
     if registration is None:
         return user_edits_every_team(user)

@@ -134,10 +134,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def table_name(suffix: str) -> str:
-    return f"{settings.NOTIFIER_DYNAMODB_TABLE_PREFIX}{suffix}"
-
-
 def _us(value: datetime) -> int:
     """A datetime as whole microseconds since the epoch: exact, and ordered as numbers."""
     if timezone.is_naive(value):
