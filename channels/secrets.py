@@ -1,16 +1,14 @@
 """Secrets in notification setups: encrypted at rest, masked, write-only, redacted.
 
 `SecretField` is a text field whose value is Fernet-encrypted in the database with the keys
-in NOTIFIER_ENCRYPTION_KEY (or, unset, a key derived from DJANGO_SECRET_KEY). The admin shows
+in NOTIFIER_ENCRYPTION_KEY (never derived from DJANGO_SECRET_KEY). The admin shows
 it as a password box, the API never returns it, and `redact()` takes its value (and, for
 URLs, the token-bearing path and query) out of any text before it is logged or stored.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 import logging
 import re
 from collections.abc import Iterable
@@ -18,6 +16,7 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 PREFIX = "fernet:"
@@ -31,15 +30,21 @@ class UndecryptableSecret(str):
 
 
 @functools.cache
-def _fernet(keys: str, secret_key: str) -> MultiFernet:
-    if keys:
-        return MultiFernet([Fernet(k.strip()) for k in keys.split(",") if k.strip()])
-    derived = hashlib.sha256(b"codedeploy-notifier secrets\0" + secret_key.encode()).digest()
-    return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
+def _fernet(keys: str) -> MultiFernet:
+    fernets = [Fernet(k.strip()) for k in keys.split(",") if k.strip()]
+    if not fernets:
+        # Never a key derived from DJANGO_SECRET_KEY or written in the source: anyone with
+        # the source and a copy of the database could then read every stored secret.
+        raise ImproperlyConfigured(
+            "NOTIFIER_ENCRYPTION_KEY is not set: stored secrets can neither be encrypted nor "
+            "read without it. Make one with `python manage.py generate_keys`."
+        )
+    return MultiFernet(fernets)
 
 
 def fernet() -> MultiFernet:
-    return _fernet(settings.NOTIFIER_ENCRYPTION_KEY, settings.SECRET_KEY)
+    """The keys in NOTIFIER_ENCRYPTION_KEY: the first encrypts, every one decrypts."""
+    return _fernet(settings.NOTIFIER_ENCRYPTION_KEY)
 
 
 def encrypt(value: str) -> str:
