@@ -11,6 +11,7 @@ a Session is safe to share between threads.
 
 from __future__ import annotations
 
+import os
 import threading
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -85,11 +86,14 @@ def session() -> requests.Session:
 
 
 def user_url_session() -> requests.Session:
-    """This thread's session for URLs a person supplied: pinned addresses, no proxies,
-    nothing from the environment (.netrc, proxy variables, CA bundle variables)."""
+    """This thread's session for URLs a person supplied: pinned addresses, no proxy and no
+    .netrc from the environment; an operator's CA bundle (REQUESTS_CA_BUNDLE) still counts."""
     if getattr(_local, "user_url_session", None) is None:
         user = _new_session()
         user.trust_env = False
+        user.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
         adapter = PinnedAddressAdapter()
         user.mount("http://", adapter)
         user.mount("https://", adapter)

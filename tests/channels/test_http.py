@@ -260,3 +260,20 @@ def test_a_certificate_for_another_name_is_refused(tls_server, settings, monkeyp
             verify=ca_bundle,
         )
     assert server.log == []
+
+
+def test_it_tries_the_next_checked_address_when_one_refuses_the_connection(
+    httpserver, settings, monkeypatch, failed_event
+):
+    from channels import addresses
+
+    settings.NOTIFIER_URL_ALLOWLIST = ["127.0.0.0/8"]
+    monkeypatch.setattr(addresses, "resolve", lambda host, port: ["127.0.0.3", "127.0.0.1"])
+    httpserver.expect_request("/hook").respond_with_data("ok")
+
+    delivery = webhook.send(
+        failed_event, WebhookSetup(url=f"http://hooks.notifier.test:{httpserver.port}/hook")
+    )
+
+    assert delivery.response_status == 200
+    assert len(httpserver.log) == 1
