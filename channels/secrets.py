@@ -12,7 +12,7 @@ import functools
 import logging
 import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -123,10 +123,51 @@ def secret_values(setup: models.Model) -> list[str]:
     return sorted({v for v in values if v}, key=len, reverse=True)
 
 
+CUT = "…"  # ends an excerpt that was cut short (channels.http.excerpt)
+_SHORTEST_CUT = 4  # a secret cut to fewer characters than this at a CUT is left alone
+_HEX = re.compile(r"(%[0-9A-Fa-f]{2})")
+
+
+@functools.lru_cache(maxsize=512)
+def _forms(secret: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """A pattern for every form of `secret` a provider may echo: as stored, percent-encoded
+    (quote, with or without "/" kept, and quote_plus; hex in either case) and decoded; and
+    those forms as text, for finding one cut short."""
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    forms |= {unquote(secret), unquote_plus(secret)}
+    forms = {f for f in forms if f}
+    forms |= {_HEX.sub(lambda m: m.group(1).lower(), f) for f in forms}
+    ordered = sorted(forms, key=len, reverse=True)
+    alternatives = [
+        "".join(
+            f"%(?i:{piece[1:]})" if _HEX.fullmatch(piece) else re.escape(piece)
+            for piece in _HEX.split(form)
+        )
+        for form in ordered
+    ]
+    return re.compile("|".join(alternatives)), tuple(ordered)
+
+
+def _mask_cut(text: str, forms: tuple[str, ...]) -> str:
+    """Mask the start of a secret that an excerpt cut short (it ends at CUT)."""
+    for form in forms:
+        for length in range(len(form) - 1, _SHORTEST_CUT - 1, -1):
+            cut = form[:length] + CUT
+            if cut in text:
+                text = text.replace(cut, MASK + CUT)
+                break
+    return text
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every form of each secret (see _forms), and known token shapes, masked."""
     for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, MASK)
+        if not secret:
+            continue
+        pattern, forms = _forms(secret)
+        text = pattern.sub(MASK, text)
+        if CUT in text:
+            text = _mask_cut(text, forms)
     return redact_patterns(text)
 
 
