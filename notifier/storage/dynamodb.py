@@ -43,9 +43,8 @@ from notifier.storage.base import (
     PollState,
     StatusChange,
     StorageError,
-    Store,
 )
-from notifier.storage.orm import poll_state_from_dict, poll_state_to_dict
+from notifier.storage.codec import poll_state_from_dict, poll_state_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -743,15 +742,3 @@ class DynamoStore:
             )
             lines.append(f"turned on TTL on {name}.{TTL_ATTRIBUTE}")
         return lines
-
-
-def build_store() -> Store:
-    """The `dynamodb` backend: DynamoDB alone, or with the audit mirror when
-    AUDIT_DATABASE_URL names a Postgres (the `audit` database alias)."""
-    store = DynamoStore()
-    if "audit" in settings.DATABASES:
-        from notifier.storage.mirror import MirrorStore
-        from notifier.storage.orm import OrmStore
-
-        return MirrorStore(primary=store, mirror=OrmStore(using="audit"))
-    return store
