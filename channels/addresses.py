@@ -13,6 +13,7 @@ import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 
 def _allowed(host: str, port: int, addresses: list[str]) -> bool:
@@ -75,8 +76,6 @@ def url_problem(url: str) -> str | None:
 
 def validate_user_url(value: str) -> None:
     """Model-field validator form of url_problem()."""
-    from django.core.exceptions import ValidationError
-
     if value:
         problem = url_problem(value)
         if problem:

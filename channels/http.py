@@ -9,6 +9,7 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
+from channels.addresses import url_problem
 from channels.base import ChannelError, Delivery
 
 USER_AGENT = "codedeploy-notifier/1"
@@ -45,8 +46,6 @@ def request(method: str, url: str, *, what: str, **kwargs: Any) -> requests.Resp
     expect_errors = kwargs.pop("expect_errors", False)
     if kwargs.pop("user_url", False):
         # A URL a person typed in: check where it resolves to now, not only at save time.
-        from channels.addresses import url_problem
-
         problem = url_problem(url)
         if problem:
             raise ChannelError(f"the {what} URL {problem}")

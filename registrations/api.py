@@ -10,7 +10,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from channels.trial import registration_test_send
 from registrations.models import Registration
 from registrations.serializers import (
     RegistrationSerializer,
@@ -25,6 +24,7 @@ from registrations.services import (
 )
 from registrations.storage import RegistrationStoreError
 from registrations.teams import TeamNotAllowed, team_for_save, user_edits_every_team
+from registrations.testing import registration_test_send
 
 log = logging.getLogger("notifier.api")
 
