@@ -19,6 +19,7 @@ import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -130,8 +131,6 @@ def url_problem(url: str) -> str | None:
 
 def validate_user_url(value: str) -> None:
     """Model-field validator form of url_problem()."""
-    from django.core.exceptions import ValidationError
-
     if value:
         problem = url_problem(value)
         if problem:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
+from channels.addresses import URLRefused, url_addresses
 from channels.base import ChannelError, Delivery
 from channels.secrets import CUT, redact_patterns
 
@@ -129,8 +130,6 @@ def request(method: str, url: str, *, what: str, **kwargs: Any) -> requests.Resp
     if user_url:
         # A URL a person typed in: check where it resolves to now, not only at save time,
         # and connect to what was checked.
-        from channels.addresses import URLRefused, url_addresses
-
         try:
             addresses = url_addresses(url)
         except URLRefused as exc:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.apps import apps
+from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import Model
 
@@ -136,8 +137,6 @@ def secrets_rotate(
 
 
 def _first_key() -> str:
-    from django.conf import settings
-
     return next(k.strip() for k in settings.NOTIFIER_ENCRYPTION_KEY.split(",") if k.strip())
 
 

@@ -29,6 +29,8 @@ from typing import Any
 from django.conf import settings
 from django.template import Context, Engine, Template, TemplateDoesNotExist, TemplateSyntaxError
 
+from channels.message_filters import duration
+from notifier.codedeploy import normalise
 from notifier.events import EVENT_LABELS, DeploymentEvent, Event
 
 PARTS = ("subject", "body")
@@ -69,8 +71,6 @@ def context_for(event: DeploymentEvent) -> dict[str, Any]:
 
 
 def _duration(seconds: float | None) -> str:
-    from channels.message_filters import duration
-
     return duration(seconds)
 
 
@@ -163,8 +163,6 @@ def template_problems(*, kind: str, subject: str = "", body: str = "") -> dict[s
 
 @functools.cache
 def _sample(event: Event) -> DeploymentEvent:
-    from notifier.codedeploy import normalise
-
     data = json.loads((SAMPLES_DIR / SAMPLE_FILES[event]).read_text())
     info = data["deploymentsInfo"][0]
     return normalise(info, event=event, region=SAMPLE_REGION, account=SAMPLE_ACCOUNT)

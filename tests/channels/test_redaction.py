@@ -9,13 +9,13 @@ import pytest
 from werkzeug import Response
 
 from channels.secrets import MASK, redact
-from channels.trial import registration_test_send
 from channels.webhook import WebhookSetup
 from notifier import codedeploy as cd
 from notifier.dispatch import delivery_send
 from notifier.poller import deployment_poll
 from notifier.storage.orm import OrmStore
 from registrations.models import Registration
+from registrations.testing import registration_test_send
 
 HEADER_SECRET = "tok|en with space"
 SIGNING_SECRET = "sign|ing secret 42"
