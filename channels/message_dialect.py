@@ -57,6 +57,7 @@ ALLOWED_FILTERS = (
     "urlencode",
     "duration",
     "mrkdwn",
+    "mrkdwn_label",
     "markdown",
     "link_url",
     "oneline",

@@ -49,6 +49,13 @@ def mrkdwn(value) -> str:
 
 
 @register.filter
+def mrkdwn_label(value) -> str:
+    """`mrkdwn` for the label of a Slack link (<url|label>): a `|` becomes a broken bar, so
+    the label can never be read as part of a link's markup."""
+    return mrkdwn(value).replace("|", "\N{BROKEN BAR}")
+
+
+@register.filter
 def markdown(value) -> str:
     r"""Escape text for Markdown (Teams): every character that could make a link, an image,
     emphasis, code, a heading or a list is preceded by a backslash (`[x](y)` -> `\[x\]\(y\)`).
