@@ -14,7 +14,12 @@ The context of every template:
 - ``event_name`` (``failed``), ``event_label`` (``Failed``), ``duration`` (``1 min 34 s``),
   ``is_failure`` (failed or stopped).
 
-Filters available without {% load %}: ``duration``, ``mrkdwn`` (Slack escaping), ``oneline``.
+Filters available without {% load %}: ``duration``, ``mrkdwn`` / ``mrkdwn_label`` (Slack
+escaping), ``markdown`` (Teams escaping), ``link_url``, ``oneline``.
+
+A setup's template keeps to the restricted dialect of channels.message_dialect; every render
+(override or built-in) runs within its time and size budget. A render that fails raises
+MessageTemplateError, a ChannelError that is never retried.
 """
 
 from __future__ import annotations
