@@ -229,6 +229,10 @@ NOTIFIER_MAX_ATTEMPTS = envint("NOTIFIER_MAX_ATTEMPTS", 6, minimum=1)
 NOTIFIER_RETRY_BASE = envnumber("NOTIFIER_RETRY_BASE", 2, minimum=0)
 NOTIFIER_RETRY_MAX = envnumber("NOTIFIER_RETRY_MAX", 300, minimum=0)
 NOTIFIER_SEND_THREADS = envint("NOTIFIER_SEND_THREADS", 8, minimum=1)
+# Every render of a message template (sends, test sends, previews) stops past these: CPU time
+# of the rendering thread, in milliseconds, and bytes of output (channels.message_dialect).
+NOTIFIER_TEMPLATE_TIME_LIMIT_MS = envnumber("NOTIFIER_TEMPLATE_TIME_LIMIT_MS", 50, minimum=1)
+NOTIFIER_TEMPLATE_MAX_BYTES = envint("NOTIFIER_TEMPLATE_MAX_BYTES", 64 * 1024, minimum=1024)
 # A claim's lease must outlast one send (timeout plus margin), or a slow send could be
 # retried by another sender while the first is still talking to the provider.
 NOTIFIER_CLAIM_LEASE = envnumber(

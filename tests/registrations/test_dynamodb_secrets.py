@@ -33,7 +33,7 @@ def test_a_published_registration_carries_no_secret(table, api, settings):  # no
     )
     assert response.status_code == 201, response.content
 
-    document = json.dumps(table.registration_documents()["storefront"])
+    document = json.dumps(table.documents()["storefront"])
     assert "webhook_notification" in document
     for value in ("abcdefghijklmnop", "hmac-secret-123456", "t0k3n-123456", PREFIX):
         assert value not in document
