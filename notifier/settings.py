@@ -61,6 +61,33 @@ CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in env("DJANGO_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()
 ]
 
+# --- HTTPS --------------------------------------------------------------------------------
+# Production is served over TLS (at the service or at a proxy in front): redirect plain HTTP,
+# send HSTS, and keep the session and CSRF cookies off plain HTTP. `make run` on a laptop
+# sets NOTIFIER_HTTPS=false to serve http://127.0.0.1:8000.
+NOTIFIER_HTTPS = envbool("NOTIFIER_HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", NOTIFIER_HTTPS)
+SESSION_COOKIE_SECURE = NOTIFIER_HTTPS
+CSRF_COOKIE_SECURE = NOTIFIER_HTTPS
+SECURE_HSTS_SECONDS = envint("DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if NOTIFIER_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", NOTIFIER_HTTPS)
+SECURE_HSTS_PRELOAD = envbool("DJANGO_SECURE_HSTS_PRELOAD", NOTIFIER_HTTPS)
+# Behind a proxy that ends TLS: the header it sets to "https" (and strips from clients), e.g.
+# HTTP_X_FORWARDED_PROTO. Unset: only a direct TLS connection counts as secure.
+_proxy_ssl_header = env("DJANGO_SECURE_PROXY_SSL_HEADER").strip()
+if _proxy_ssl_header:
+    _name, _, _value = _proxy_ssl_header.partition("=")
+    if not _name.startswith("HTTP_") or not _name.replace("_", "").isalnum():
+        raise ImproperlyConfigured(
+            "DJANGO_SECURE_PROXY_SSL_HEADER must name the header as Django sees it, e.g. "
+            f"HTTP_X_FORWARDED_PROTO for X-Forwarded-Proto, not {_proxy_ssl_header!r}"
+        )
+    SECURE_PROXY_SSL_HEADER = (_name, _value or "https")
+# How many proxies in front append to X-Forwarded-For (0: clients connect directly). The
+# sign-in throttle counts failures per client address; trust only as many entries as
+# there are proxies, or a client could choose its own address.
+NOTIFIER_PROXY_COUNT = envint("NOTIFIER_PROXY_COUNT", 0, minimum=0)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from channels.registry import API_KEYS, api_key, module_for
@@ -63,6 +64,18 @@ def _django_errors(exc: DjangoValidationError) -> Any:
     return exc.messages
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "description": "exactly one key, <kind>_notification, holding that kind's fields",
+            "additionalProperties": {"type": "object"},
+            "minProperties": 1,
+            "maxProperties": 1,
+        },
+    }
+)
 class NotificationsField(serializers.Field):
     """A list of one-key objects: [{"<kind>_notification": {fields...}}, ...]."""
 
