@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -100,6 +101,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "notifier.apps.NotifierConfig",
     "registrations.apps.RegistrationsConfig",
     "channels.apps.NotificationChannelsConfig",
@@ -113,6 +115,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "notifier.urls"
@@ -173,6 +177,27 @@ if AUDIT_DATABASE_URL:
 DATABASE_ROUTERS = ["notifier.routers.AuditRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Sign-in throttle (django-axes) -------------------------------------------------------
+# The history pages' /login/ and the admin's login: AXES_FAILURE_LIMIT wrong passwords for one
+# username from one client address lock that pair out for AXES_COOLOFF_MINUTES (each wrong
+# password meanwhile starts the wait again); other users, and the same user elsewhere, are
+# unaffected. The API takes tokens, never passwords, so it has nothing to throttle.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = envbool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envnumber("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_CLIENT_IP_CALLABLE = "notifier.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "notifier.security.lockout_response"
+# Failed sign-ins are kept for the admin (Axes > Access attempts); successful ones are not
+# logged, which keeps the table small.
+AXES_DISABLE_ACCESS_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
