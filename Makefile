@@ -21,8 +21,10 @@ migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_schedule --start-now
 
+# Plain HTTP on a laptop; production (README "Running in production") keeps the default,
+# NOTIFIER_HTTPS=true: HTTPS redirect, HSTS, secure cookies.
 run: migrate
-	$(BIN)/python manage.py run_service --host $(HOST) --port $(PORT)
+	NOTIFIER_HTTPS=$${NOTIFIER_HTTPS:-false} $(BIN)/python manage.py run_service --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
