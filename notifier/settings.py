@@ -183,8 +183,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Sign-in throttle (django-axes) -------------------------------------------------------
 # The history pages' /login/ and the admin's login: AXES_FAILURE_LIMIT wrong passwords for one
-# username from one client address lock that pair out for AXES_COOLOFF_MINUTES (each wrong
-# password meanwhile starts the wait again); other users, and the same user elsewhere, are
+# username from one client address lock that pair out for AXES_COOLOFF_MINUTES (each try
+# meanwhile starts the wait again); other users, and the same user elsewhere, are
 # unaffected. The API takes tokens, never passwords, so it has nothing to throttle.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

@@ -84,6 +84,17 @@ def test_a_locked_out_user_signs_in_again_after_the_cool_off():
     assert sign_in(client, "/login/", "alice", PASSWORD).status_code == 302
 
 
+def test_every_try_during_the_lockout_starts_the_wait_again():
+    user("alice")
+    client = Client()
+    fail_five_times(client, "/login/", "alice")
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=10))
+    assert sign_in(client, "/login/", "alice", PASSWORD).status_code == 429
+
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=10))
+    assert sign_in(client, "/login/", "alice", PASSWORD).status_code == 429
+
+
 def test_fewer_than_five_failures_are_forgotten_after_a_successful_sign_in():
     user("alice")
     client = Client()
