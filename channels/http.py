@@ -9,7 +9,7 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from channels.base import ChannelError, Delivery
+from channels.base import ChannelError, Delivery, ErrorCode, code_for_status
 
 USER_AGENT = "codedeploy-notifier/1"
 _session = requests.Session()
@@ -49,7 +49,7 @@ def request(method: str, url: str, *, what: str, **kwargs: Any) -> requests.Resp
 
         problem = url_problem(url)
         if problem:
-            raise ChannelError(f"the {what} URL {problem}")
+            raise ChannelError(f"the {what} URL {problem}", code=ErrorCode.BAD_CONFIG)
     kwargs.setdefault("timeout", settings.NOTIFIER_SEND_TIMEOUT)
     # Never follow a redirect: it could lead a checked URL to an internal address.
     kwargs.setdefault("allow_redirects", False)
@@ -57,12 +57,18 @@ def request(method: str, url: str, *, what: str, **kwargs: Any) -> requests.Resp
         response = _session.request(method, url, **kwargs)
     except requests.Timeout:
         raise ChannelError(
-            f"{what} did not answer within {kwargs['timeout']:g} seconds", retryable=True
+            f"{what} did not answer within {kwargs['timeout']:g} seconds",
+            code=ErrorCode.TIMEOUT,
+            retryable=True,
         ) from None
     except requests.ConnectionError as exc:
-        raise ChannelError(f"could not connect to {what}: {_reason(exc)}", retryable=True) from None
-    except requests.RequestException as exc:
-        raise ChannelError(f"could not send to {what}: {exc}") from None
+        raise ChannelError(
+            f"could not connect to {what}: {_reason(exc)}",
+            code=ErrorCode.UNREACHABLE,
+            retryable=True,
+        ) from None
+    except requests.RequestException as exc:  # an invalid URL, too many redirects...
+        raise ChannelError(f"could not send to {what}: {exc}", code=ErrorCode.BAD_CONFIG) from None
     if response.status_code < 300 or expect_errors:
         return response
     raise error_for(response, what=what)
@@ -74,6 +80,7 @@ def error_for(response: requests.Response, *, what: str) -> ChannelError:
     if status == 429:
         return ChannelError(
             f"{what} is rate limiting us (429 Too Many Requests)",
+            code=ErrorCode.RATE_LIMITED,
             retryable=True,
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             response_status=status,
@@ -82,15 +89,21 @@ def error_for(response: requests.Response, *, what: str) -> ChannelError:
         return ChannelError(
             f"{what} answered with a redirect ({status}) to "
             f"{response.headers.get('Location', 'nowhere')}: use the final URL in the setup",
+            code=ErrorCode.BAD_CONFIG,
             response_status=status,
         )
     if status >= 500:
         return ChannelError(
             f"{what} had a server error ({status}): {snippet}",
+            code=ErrorCode.SERVER_ERROR,
             retryable=True,
             response_status=status,
         )
-    return ChannelError(f"{what} refused the request ({status}): {snippet}", response_status=status)
+    return ChannelError(
+        f"{what} refused the request ({status}): {snippet}",
+        code=code_for_status(status),
+        response_status=status,
+    )
 
 
 def _reason(exc: Exception) -> str:
