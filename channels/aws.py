@@ -111,7 +111,8 @@ def call(what: str, operation: Callable[..., Any], **params: Any) -> Any:
         ) from None
     except NoRegionError:
         raise ChannelError(
-            f"no AWS region for {what}: set AWS_REGION", code=ErrorCode.BAD_CONFIG
+            f"no AWS region for {what}: set AWS_DEFAULT_REGION (boto3 does not read AWS_REGION)",
+            code=ErrorCode.BAD_CONFIG,
         ) from None
     except BotoCoreError as exc:
         raise ChannelError(f"could not call {what}: {exc}", code=ErrorCode.INTERNAL) from None
