@@ -36,6 +36,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from channels import secrets as channel_secrets
+from channels.base import ErrorCode
 from channels.registry import KINDS, label_for, short_label_for
 from notifier import models as m
 from notifier.dispatch import delivery_send, holder_name
@@ -652,22 +653,48 @@ class SetupHealth:
         return _setup_name(self.setup)
 
 
-def failure_advice(error: str, kind: str) -> str:
-    """What a person can do about a setup's last error."""
-    text = error.lower()
-    if "not set" in text and "_" in error:
-        return "Set the environment variable the error names on the service, and restart it."
-    if "401" in text or "403" in text or ("rejected" in text and "key" in text):
-        return "The provider refused the credentials: check the key or token, then resend."
-    if "no application" in text or "404" in text:
-        return "The provider does not know the target: correct the name or URL in this setup."
-    if "did not answer" in text or "could not connect" in text or "does not resolve" in text:
-        return "The provider could not be reached: check its URL and the network; it is retried."
-    if "429" in text or "rate limit" in text:
-        return "The provider is rate limiting: it is retried automatically with backoff."
-    if "deleted" in text or "disabled" in text:
-        return "The setup was removed or disabled; nothing more will be sent through it."
-    return (
+FAILURE_ADVICE: dict[str, str] = {
+    ErrorCode.BAD_CONFIG: (
+        "Correct what the error names: a setting on the service (restart it after changing "
+        "the environment) or a field of this setup, then press Resend."
+    ),
+    ErrorCode.UNDECRYPTABLE: (
+        "Enter the secret again in this setup, or give the service its old "
+        "NOTIFIER_ENCRYPTION_KEY back."
+    ),
+    ErrorCode.UNAUTHORIZED: (
+        "The provider refused the credentials: check the key or token, then resend."
+    ),
+    ErrorCode.FORBIDDEN: (
+        "The provider accepted the credentials but refused this action: give them the "
+        "permission the error names, then resend."
+    ),
+    ErrorCode.NOT_FOUND: (
+        "The provider does not know the target: correct the name or URL in this setup."
+    ),
+    ErrorCode.TIMEOUT: (
+        "The provider did not answer in time: it is retried automatically; if it keeps "
+        "happening, check the provider's status."
+    ),
+    ErrorCode.UNREACHABLE: (
+        "The provider could not be reached: check its URL and the network; it is retried."
+    ),
+    ErrorCode.RATE_LIMITED: (
+        "The provider is rate limiting: it is retried automatically with backoff."
+    ),
+    ErrorCode.SERVER_ERROR: "The provider had an error of its own: it is retried automatically.",
+    ErrorCode.SETUP_DISABLED: (
+        "The setup was removed or disabled; nothing more will be sent through it."
+    ),
+    ErrorCode.INTERNAL: (
+        "The service itself failed (see its log): it is retried; report it if it keeps happening."
+    ),
+}
+
+
+def failure_advice(*, code: str, kind: str) -> str:
+    """What a person can do about a setup's last error, chosen by its ErrorCode."""
+    return FAILURE_ADVICE.get(code) or (
         f"Read the error, correct the {label_for(kind)} setup in the admin, "
         "then press Resend on the deployment."
     )
@@ -685,7 +712,14 @@ def setup_health(*, setups: list[NotificationSetup], using: str | None = None) -
                 m.Delivery.objects.using(using)
                 .filter(setup_id=setup.pk)
                 .order_by("-updated_at")
-                .values("state", "updated_at", "deployment_id", "last_error", "attempts")
+                .values(
+                    "state",
+                    "updated_at",
+                    "deployment_id",
+                    "last_error",
+                    "last_error_code",
+                    "attempts",
+                )
                 .first()
             )
         state = last["state"] if last else None
@@ -700,7 +734,9 @@ def setup_health(*, setups: list[NotificationSetup], using: str | None = None) -
                 last_deployment_id=last["deployment_id"] if last else "",
                 last_error=error,
                 failing=failing,
-                advice=failure_advice(error, setup.kind) if failing else "",
+                advice=failure_advice(code=last["last_error_code"], kind=setup.kind)
+                if failing
+                else "",
             )
         )
     return out

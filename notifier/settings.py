@@ -315,8 +315,15 @@ PAGERDUTY_EVENTS_URL = env("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com
 
 
 def _email(url: str) -> dict:
-    """EMAIL_URL -> Django's EMAIL_* settings: smtp:// (STARTTLS with ?tls=true) or smtps://."""
-    from urllib.parse import parse_qs, unquote, urlsplit
+    """EMAIL_URL -> Django's EMAIL_* settings, parsed by dj-email-url.
+
+    smtp:// (STARTTLS with ?tls=true, implicit TLS with ?ssl=true) or smtps://, which here
+    means implicit TLS on port 465 (dj-email-url reads smtps as STARTTLS: translated below).
+    Errors name EMAIL_URL and never repeat the URL, which holds the password.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    import dj_email_url
 
     if not url:
         return {}
@@ -330,22 +337,37 @@ def _email(url: str) -> dict:
         port = parts.port
     except ValueError:
         raise ImproperlyConfigured("EMAIL_URL has a port that is not a number") from None
+    implicit_tls = parts.scheme == "smtps"
+    try:
+        config = dj_email_url.parse(urlunsplit(parts._replace(scheme="smtp")))
+    except ValueError as exc:  # e.g. ?timeout=soon
+        raise ImproperlyConfigured(
+            f"EMAIL_URL has a query value that is not valid ({exc}): correct or remove it"
+        ) from None
     if not parts.hostname:
         raise ImproperlyConfigured("EMAIL_URL names no host, e.g. smtp://mail.example.com:25")
-    query = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
-    use_tls = query.get("tls", "false") in ("1", "true", "yes", "on")
+    if implicit_tls:
+        config["EMAIL_USE_SSL"], config["EMAIL_USE_TLS"] = True, False
+        config["EMAIL_PORT"] = port or 465
     return {
-        "EMAIL_HOST": parts.hostname,
-        "EMAIL_PORT": port or (465 if parts.scheme == "smtps" else 25),
-        "EMAIL_HOST_USER": unquote(parts.username or ""),
-        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
-        "EMAIL_USE_TLS": use_tls and parts.scheme == "smtp",
-        "EMAIL_USE_SSL": parts.scheme == "smtps",
+        "EMAIL_HOST": config["EMAIL_HOST"],
+        "EMAIL_PORT": config["EMAIL_PORT"],
+        "EMAIL_HOST_USER": config["EMAIL_HOST_USER"] or "",
+        "EMAIL_HOST_PASSWORD": config["EMAIL_HOST_PASSWORD"] or "",
+        "EMAIL_USE_TLS": config["EMAIL_USE_TLS"],
+        "EMAIL_USE_SSL": config["EMAIL_USE_SSL"],
     }
 
 
 EMAIL_URL = env("EMAIL_URL")
-globals().update(_email(EMAIL_URL))
+_email_settings = _email(EMAIL_URL)
+# Django's defaults when EMAIL_URL is empty (email setups then fail with "EMAIL_URL is not set").
+EMAIL_HOST = _email_settings.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _email_settings.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _email_settings.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email_settings.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email_settings.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email_settings.get("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = NOTIFIER_SEND_TIMEOUT
 NOTIFIER_FROM_EMAIL = env("NOTIFIER_FROM_EMAIL", "codedeploy-notifier@localhost")
 DEFAULT_FROM_EMAIL = NOTIFIER_FROM_EMAIL

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from notifier import charts, history
+from notifier.checks import provider_problems
 from notifier.events import STATUSES, Event
 from notifier.storage import get_store, history_database
 from notifier.storage.base import StorageError
@@ -260,6 +261,7 @@ def status(request):
             "history_database": history_database(),
             "now": timezone.now(),
             "has_registrations": Registration.objects.exists(),
+            "configuration_problems": provider_problems(),
         },
     )
 
