@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
@@ -12,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from channels.trial import registration_test_send
+from notifier.middleware import body_too_large_message
 from registrations.dynamodb import RegistrationStoreError, registration_unpublish
 from registrations.models import Registration
 from registrations.serializers import (
@@ -120,6 +123,9 @@ def exception_handler(exc, context):
             },
             status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
         )
+    if isinstance(exc, RequestDataTooBig):  # Django's, raised when DRF reads request.body
+        message = body_too_large_message(size=None, limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        return Response({"detail": message}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, RegistrationStoreError):
         return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     response = drf_exception_handler(exc, context)

@@ -1,0 +1,204 @@
+"""Bodies too big or JSON nested too deeply get a 413 or a 400 that names the limit, on every
+endpoint, through a real server: never a 500, never a parse that runs out of stack."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from django.conf import settings
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from registrations.models import Registration
+
+ORIGINAL = {
+    "codedeploy_application_name": "storefront",
+    "notifications": [{"newrelic_notification": {"application_name": "web"}}],
+}
+
+
+@pytest.fixture
+def token(transactional_db) -> str:
+    user = User.objects.create_user("automation", is_staff=True)
+    return Token.objects.create(user=user).key
+
+
+@pytest.fixture
+def api(db):
+    user = User.objects.create_user("automation", is_staff=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+def registration_of_size(size: int) -> bytes:
+    """A well-formed registration padded (with a field the API ignores) to `size` bytes."""
+    body = json.dumps({**ORIGINAL, "padding": ""}).encode()
+    return body.replace(b'"padding": ""', b'"padding": "' + b"x" * (size - len(body)) + b'"')
+
+
+def over_the_limit() -> bytes:
+    return registration_of_size(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+
+
+# --- the body size limit ------------------------------------------------------------------
+
+
+def test_the_limit_is_one_mebibyte_by_default():
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE == 1024 * 1024
+
+
+@pytest.mark.parametrize("path", ["/api/registrations/", "/registrations"])
+def test_a_body_over_the_limit_gets_413_naming_the_limit(live_server, token, path):
+    body = over_the_limit()
+    assert len(body) == settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1
+    response = requests.post(
+        live_server.url + path,
+        data=body,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 413, response.text[:300]
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json() == {
+        "detail": f"The request body is {len(body):,} bytes; at most 1,048,576 are accepted. "
+        "A registration is a few kilobytes: send less."
+    }
+    assert not Registration.objects.exists()
+
+
+def test_a_body_at_the_limit_is_read_as_usual(live_server, token):
+    body = registration_of_size(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    assert len(body) == settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = requests.post(
+        live_server.url + "/api/registrations/",
+        data=body,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text[:300]
+
+
+def test_a_body_over_the_limit_gets_413_before_signing_in(live_server, transactional_db):
+    response = requests.post(
+        live_server.url + "/api/registrations/",
+        data=over_the_limit(),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 413
+    assert "at most 1,048,576 are accepted" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/login/", "/login/", "/admin/registrations/registration/add/"]
+)
+def test_a_form_over_the_limit_gets_a_plain_413_page(live_server, transactional_db, path):
+    response = requests.post(
+        live_server.url + path,
+        data={"username": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)},
+        timeout=30,
+    )
+    assert response.status_code == 413
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "at most 1,048,576 are accepted" in response.text
+
+
+def test_a_body_over_an_understated_content_length_is_not_read_past_the_limit(live_server, token):
+    """A JSON body read by the API parser stops one byte past the limit, whatever the
+    Content-Length said (a chunked or lying client)."""
+    from io import BytesIO
+
+    from rest_framework.exceptions import APIException
+
+    from registrations.parsers import LimitedJSONParser
+
+    stream = BytesIO(over_the_limit())
+    with pytest.raises(APIException) as refused:
+        LimitedJSONParser().parse(stream, "application/json", {})
+    assert refused.value.status_code == 413
+    assert stream.tell() == settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1
+
+
+# --- JSON nesting -------------------------------------------------------------------------
+
+
+def nested(depth: int, *, opener: str = "[", closer: str = "]") -> str:
+    return opener * depth + closer * depth
+
+
+@pytest.mark.parametrize("depth", [65, 900, 1_500, 100_000, 500_000])
+@pytest.mark.parametrize("path", ["/api/registrations/", "/registrations"])
+def test_json_nested_deeper_than_the_bound_gets_400_saying_so(api, depth, path):
+    body = json.dumps({**ORIGINAL, "notifications": "PLACEHOLDER"}).replace(
+        '"PLACEHOLDER"', nested(depth)
+    )
+    response = api.post(path, data=body, content_type="application/json")
+    assert response.status_code == 400, response.content[:300]
+    assert response.json() == {
+        "detail": "The JSON is nested too deeply: more than 64 levels of [ ] or { }. "
+        "A registration needs about 5; send a flatter body."
+    }
+
+
+def test_json_nested_in_objects_is_measured_too(api):
+    body = '{"a":' * 70 + "1" + "}" * 70
+    response = api.post("/api/registrations/", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(api):
+    body = {**ORIGINAL, "codedeploy_application_name": "[{" * 40 + '"\\' + "]}" * 40}
+    response = api.post(
+        "/api/registrations/", data=json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "codedeploy_application_name" in response.json()  # refused by the field, not depth
+
+
+def test_json_at_the_bound_is_parsed_as_usual(api):
+    body = json.dumps({**ORIGINAL, "extra": "PLACEHOLDER"}).replace('"PLACEHOLDER"', nested(63))
+    response = api.post("/api/registrations/", data=body, content_type="application/json")
+    assert response.status_code == 201, response.content[:300]
+
+
+def test_malformed_json_still_says_it_is_not_valid_json(api):
+    for body in ('{"a": ', "]]]]", '{"a": "unterminated [[[[', "[" * 10):
+        response = api.post("/api/registrations/", data=body, content_type="application/json")
+        assert response.status_code == 400, body
+        assert response.json()["detail"].startswith("The request body is not valid JSON"), body
+
+
+@pytest.mark.parametrize(
+    ("body", "depth"),
+    [
+        (b"1", 0),
+        (b"[]", 1),
+        (b'{"a": [1, {"b": []}]}', 4),
+        (b'["[[[[", "{{{", "]]]"]', 1),
+        (b'["a\\\\", [["\\"[[\\\\"]]]', 3),
+        (b'"unterminated [[[[', 0),
+        (b"[[[]]][[]]", 3),
+    ],
+)
+def test_json_depth_counts_brackets_outside_strings_only(body, depth):
+    from registrations.parsers import json_depth
+
+    assert json_depth(body) == depth
+
+
+def test_django_refusing_a_body_inside_the_api_is_a_413_too():
+    from django.core.exceptions import RequestDataTooBig
+
+    from registrations.api import exception_handler
+
+    response = exception_handler(RequestDataTooBig("too big"), {"view": None})
+    assert response.status_code == 413
+    assert response.data == {
+        "detail": "The request body is too large; at most 1,048,576 are accepted. "
+        "A registration is a few kilobytes: send less."
+    }
