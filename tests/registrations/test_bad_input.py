@@ -202,3 +202,15 @@ def test_django_refusing_a_body_inside_the_api_is_a_413_too():
         "detail": "The request body is too large; at most 1,048,576 are accepted. "
         "A registration is a few kilobytes: send less."
     }
+
+
+def test_no_hostile_query_parameter_of_the_api_list_is_a_server_error(api):
+    from tests.notifier.test_bad_input import NASTY
+
+    api.post("/api/registrations/", data=json.dumps(ORIGINAL), content_type="application/json")
+    for path in ("/api/registrations/", "/registrations"):
+        for name in ("page", "page_size", "ordering", "search", "format"):
+            for value in NASTY:
+                quoted = value.replace(" ", "%20").replace("&", "%26")
+                response = api.get(f"{path}?{name}={quoted}")
+                assert response.status_code < 500, (path, name, value)
