@@ -312,3 +312,12 @@ def test_the_pages_of_a_deployment_whose_id_has_a_slash_open(member, store):
     detail = member.get("/deployments/d-x/y/")
     assert detail.status_code == 200
     assert detail.context["event"].deployment_id == "d-x/y"
+
+
+def test_a_deployment_without_an_application_name_still_lists(member, store):
+    register("storefront")
+    seed_deployment(store, deployment_event("d-NONAME001", ""))
+    listing = member.get("/")
+    assert listing.status_code == 200
+    assert "/deployments/d-NONAME001/" in hrefs(listing)
+    assert member.get("/deployments/d-NONAME001/").status_code == 200

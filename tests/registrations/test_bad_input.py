@@ -214,3 +214,39 @@ def test_no_hostile_query_parameter_of_the_api_list_is_a_server_error(api):
                 quoted = value.replace(" ", "%20").replace("&", "%26")
                 response = api.get(f"{path}?{name}={quoted}")
                 assert response.status_code < 500, (path, name, value)
+
+
+def raw_post(url: str, path: str, content_length: str, body: bytes = b"{}") -> tuple[int, float]:
+    """POST with a Content-Length a well-behaved client would never send; the status line, and
+    how long the server took to give it."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    started = time.monotonic()
+    with socket.create_connection((where.hostname, where.port), timeout=10) as connection:
+        connection.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {where.hostname}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {content_length}\r\n"
+            "Connection: close\r\n\r\n".encode()
+            + body
+        )
+        status_line = connection.makefile("rb").readline().decode()
+    return int(status_line.split()[1]), time.monotonic() - started
+
+
+def test_a_content_length_over_the_limit_is_refused_without_waiting_for_the_body(
+    live_server, transactional_db
+):
+    status_code, seconds = raw_post(live_server.url, "/api/registrations/", "99999999999999999999")
+    assert status_code == 413
+    assert seconds < 5  # the server did not wait for 10^20 bytes
+
+
+@pytest.mark.parametrize("content_length", ["abc", "-1", "1.5", ""])
+def test_a_malformed_content_length_is_not_a_server_error(
+    live_server, transactional_db, content_length
+):
+    status_code, _ = raw_post(live_server.url, "/api/registrations/", content_length)
+    assert 400 <= status_code < 500
