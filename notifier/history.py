@@ -491,9 +491,9 @@ def deployment_detail(*, deployment_id: str, user, store: Store | None = None):
     """
     from registrations.teams import registration_editable
 
+    store = store or get_store()
     if has_control_characters(deployment_id):  # no such id; PostgreSQL refuses a NUL
         return None
-    store = store or get_store()
     record = store.deployment_get(deployment_id)
     if record is None:
         return None
