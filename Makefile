@@ -21,6 +21,15 @@ migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_schedule --start-now
 
+# Keys (DJANGO_SECRET_KEY, NOTIFIER_ENCRYPTION_KEY) for the laptop path: made once in
+# var/keys.env (mode 0600, never replaced) and read by the settings through
+# NOTIFIER_KEYS_FILE. Variables already set in the environment win over the file.
+KEYS_FILE ?= var/keys.env
+migrate run bench: $(KEYS_FILE)
+migrate run bench: export NOTIFIER_KEYS_FILE ?= $(abspath $(KEYS_FILE))
+$(KEYS_FILE): | $(STAMP)
+	$(BIN)/python manage.py generate_keys --file $@
+
 run: migrate
 	$(BIN)/python manage.py run_service --host $(HOST) --port $(PORT)
 
@@ -30,6 +39,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -17,6 +17,7 @@ from django.db import models
 from channels import aws
 from channels.base import ChannelError, Delivery, sender
 from channels.messages import render
+from notifier.codedeploy import account_id
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup
 
@@ -109,8 +110,6 @@ def send(event: DeploymentEvent, setup: SnsSetup) -> Delivery:
     client = aws.client("sns")
     account = event.account
     if not account and not setup.topic.startswith("arn:"):
-        from notifier.codedeploy import account_id
-
         account = account_id()
     arn = topic_arn(setup.topic, region=client.meta.region_name, account=account)
     try:

@@ -53,9 +53,6 @@ def envint(name: str, default: int, *, minimum: int = 0) -> int:
 
 
 DEBUG = envbool("DJANGO_DEBUG", False)
-SECRET_KEY = env("DJANGO_SECRET_KEY") or (
-    "insecure-development-key-set-DJANGO_SECRET_KEY-in-production"
-)
 ALLOWED_HOSTS = [h.strip() for h in env("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in env("DJANGO_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()
@@ -241,6 +238,10 @@ NOTIFIER_MAX_ATTEMPTS = envint("NOTIFIER_MAX_ATTEMPTS", 6, minimum=1)
 NOTIFIER_RETRY_BASE = envnumber("NOTIFIER_RETRY_BASE", 2, minimum=0)
 NOTIFIER_RETRY_MAX = envnumber("NOTIFIER_RETRY_MAX", 300, minimum=0)
 NOTIFIER_SEND_THREADS = envint("NOTIFIER_SEND_THREADS", 8, minimum=1)
+# Every render of a message template (sends, test sends, previews) stops past these: CPU time
+# of the rendering thread, in milliseconds, and bytes of output (channels.message_dialect).
+NOTIFIER_TEMPLATE_TIME_LIMIT_MS = envnumber("NOTIFIER_TEMPLATE_TIME_LIMIT_MS", 50, minimum=1)
+NOTIFIER_TEMPLATE_MAX_BYTES = envint("NOTIFIER_TEMPLATE_MAX_BYTES", 64 * 1024, minimum=1024)
 # A claim's lease must outlast one send (timeout plus margin), or a slow send could be
 # retried by another sender while the first is still talking to the provider.
 NOTIFIER_CLAIM_LEASE = envnumber(
@@ -296,18 +297,52 @@ EMAIL_TIMEOUT = NOTIFIER_SEND_TIMEOUT
 NOTIFIER_FROM_EMAIL = env("NOTIFIER_FROM_EMAIL", "codedeploy-notifier@localhost")
 DEFAULT_FROM_EMAIL = NOTIFIER_FROM_EMAIL
 
-# Secrets in notification setups (webhook URLs, tokens, routing keys) are encrypted with
-# these Fernet keys: the first encrypts, all decrypt (list an old key after a new one to
-# rotate). Unset: a key derived from DJANGO_SECRET_KEY.
-NOTIFIER_ENCRYPTION_KEY = env("NOTIFIER_ENCRYPTION_KEY")
+# --- Keys ---------------------------------------------------------------------------------
+# DJANGO_SECRET_KEY signs sessions and CSRF tokens. NOTIFIER_ENCRYPTION_KEY encrypts the
+# secrets in notification setups (webhook URLs, tokens, routing keys): Fernet keys,
+# comma-separated, newest first; the first encrypts, all decrypt (manage.py
+# rotate_encryption_key re-encrypts with the first). Neither has a default in the source,
+# and the encryption key is never derived from the secret key. The environment wins over
+# NOTIFIER_KEYS_FILE (NAME=value lines, made by manage.py generate_keys --file); with debug
+# on and a key missing, var/keys.env is made once and used (the laptop path).
+NOTIFIER_KEYS_FILE = env("NOTIFIER_KEYS_FILE")
+
+
+def _keys() -> tuple[str, str]:
+    from notifier.keys import KEY_NAMES, keys_file_create, keys_file_read
+
+    keys_file = NOTIFIER_KEYS_FILE
+    if not keys_file and DEBUG and not all(env(name) for name in KEY_NAMES):
+        keys_file = str(VAR_DIR / "keys.env")
+        keys_file_create(path=Path(keys_file))
+    from_file = keys_file_read(path=Path(keys_file)) if keys_file else {}
+    keys = {name: env(name).strip() or from_file.get(name, "") for name in KEY_NAMES}
+    missing = [name for name in KEY_NAMES if not keys[name]]
+    if missing:
+        where = f" (nor in NOTIFIER_KEYS_FILE, {keys_file})" if keys_file else ""
+        raise ImproperlyConfigured(
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set{where}, "
+            "and there is no default. Run `python manage.py generate_keys`: it prints fresh "
+            "values as KEY=value lines; put them in the service's environment (or save them "
+            "with `python manage.py generate_keys --file /path/keys.env` and set "
+            "NOTIFIER_KEYS_FILE=/path/keys.env)."
+            + (
+                " Keep NOTIFIER_ENCRYPTION_KEY: stored secrets cannot be read without it."
+                if "NOTIFIER_ENCRYPTION_KEY" in missing
+                else ""
+            )
+        )
+    return keys["DJANGO_SECRET_KEY"], keys["NOTIFIER_ENCRYPTION_KEY"]
+
+
+SECRET_KEY, NOTIFIER_ENCRYPTION_KEY = _keys()
+
 # Hosts (host, host:port or CIDR) a user-supplied URL may name although they resolve to a
 # loopback, link-local or private address.
 NOTIFIER_URL_ALLOWLIST = [h.strip() for h in env("NOTIFIER_URL_ALLOWLIST").split(",") if h.strip()]
 
 
 def _check_encryption_key() -> None:
-    if not NOTIFIER_ENCRYPTION_KEY:
-        return
     from cryptography.fernet import Fernet
 
     for key in NOTIFIER_ENCRYPTION_KEY.split(","):
@@ -316,8 +351,8 @@ def _check_encryption_key() -> None:
         except (ValueError, TypeError):
             raise ImproperlyConfigured(
                 "NOTIFIER_ENCRYPTION_KEY must be one or more comma-separated Fernet keys "
-                "(32 url-safe base64-encoded bytes each; make one with python -c "
-                '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
+                "(32 url-safe base64-encoded bytes each; make one with "
+                "python manage.py generate_keys)"
             ) from None
 
 

@@ -24,6 +24,7 @@ from notifier.events import STATUSES, Event
 from notifier.storage import get_store, history_database
 from notifier.storage.base import StorageError
 from registrations.models import Registration
+from registrations.teams import registration_editable
 
 SIGN_IN = "sign-in"
 signed_in = login_required(login_url=SIGN_IN)
@@ -240,8 +241,6 @@ def application_detail(request, application: str):
     summary = history.application_summary(application=application)
     if summary.registration is None and not summary.recent.rows:
         raise Http404(f"{application} is not registered and no deployment of it has been seen.")
-    from registrations.teams import registration_editable
-
     weekly_chart = charts.stacked_bars(
         [(week.strftime("%d %b"), {"Deployments": n}) for week, n in summary.weekly],
         keys=("Deployments",),

@@ -7,10 +7,10 @@ from django.utils.html import format_html_join
 
 from channels.registry import load_all
 from channels.secrets import mask, secret_field_names
-from channels.trial import registration_test_send, setup_preview
+from registrations.admin_publishing import PublishingAdminMixin
 from registrations.admin_teams import TeamScopedAdminMixin, admit_team_members, team_scoped_inline
-from registrations.dynamodb import PublishingAdminMixin
 from registrations.models import Registration
+from registrations.testing import registration_test_send, setup_preview
 
 PREVIEW_PART = '<p>{}:</p><pre style="white-space: pre-wrap; max-width: 60em;">{}</pre>'
 

@@ -6,23 +6,28 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from channels.trial import registration_test_send
 from notifier.middleware import body_too_large_message
-from registrations.dynamodb import RegistrationStoreError, registration_unpublish
 from registrations.models import Registration
 from registrations.serializers import (
     RegistrationSerializer,
     TestRequestSerializer,
     TestResponseSerializer,
 )
+from registrations.services import (
+    SetupsInvalid,
+    registration_create,
+    registration_delete,
+    registration_update,
+)
+from registrations.storage import RegistrationStoreError
 from registrations.teams import TeamNotAllowed, team_for_save, user_edits_every_team
+from registrations.testing import registration_test_send
 
 log = logging.getLogger("notifier.api")
 
@@ -57,10 +62,16 @@ class RegistrationViewSet(viewsets.ModelViewSet):
             raise exceptions.ValidationError({"team": [str(exc)]}) from None
 
     def perform_create(self, serializer) -> None:
-        serializer.save(team=self._team(serializer, current=None))
+        fields = {**serializer.validated_data, "team": self._team(serializer, current=None)}
+        serializer.instance = registration_create(setups=fields.pop("setups", []), **fields)
 
     def perform_update(self, serializer) -> None:
-        serializer.save(team=self._team(serializer, current=serializer.instance.team))
+        team = self._team(serializer, current=serializer.instance.team)
+        fields = {**serializer.validated_data, "team": team}
+        setups = fields.pop("setups", None)
+        serializer.instance = registration_update(
+            registration=serializer.instance, fields=fields, setups=setups
+        )
 
     @extend_schema(
         request=TestRequestSerializer,
@@ -94,10 +105,7 @@ class RegistrationViewSet(viewsets.ModelViewSet):
         )
 
     def perform_destroy(self, instance: Registration) -> None:
-        with transaction.atomic():  # DynamoDB refuses -> the deletion is rolled back
-            name = instance.codedeploy_application_name
-            instance.delete()
-            registration_unpublish(applications=[name])
+        registration_delete(registrations=[instance])  # DynamoDB refuses -> nothing deleted
 
 
 @extend_schema_view(test=extend_schema(exclude=True))
@@ -126,6 +134,8 @@ def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):  # Django's, raised when DRF reads request.body
         message = body_too_large_message(size=None, limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         return Response({"detail": message}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, SetupsInvalid):  # raised inside the save's transaction: nothing kept
+        exc = exceptions.ValidationError({"notifications": exc.errors})
     if isinstance(exc, RegistrationStoreError):
         return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     response = drf_exception_handler(exc, context)
