@@ -30,8 +30,10 @@ migrate run bench: export NOTIFIER_KEYS_FILE ?= $(abspath $(KEYS_FILE))
 $(KEYS_FILE): | $(STAMP)
 	$(BIN)/python manage.py generate_keys --file $@
 
+# Plain HTTP on a laptop; production (README "Running in production") keeps the default,
+# NOTIFIER_HTTPS=true: HTTPS redirect, HSTS, secure cookies.
 run: migrate
-	$(BIN)/python manage.py run_service --host $(HOST) --port $(PORT)
+	NOTIFIER_HTTPS=$${NOTIFIER_HTTPS:-false} $(BIN)/python manage.py run_service --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -58,6 +59,33 @@ CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in env("DJANGO_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()
 ]
 
+# --- HTTPS --------------------------------------------------------------------------------
+# Production is served over TLS (at the service or at a proxy in front): redirect plain HTTP,
+# send HSTS, and keep the session and CSRF cookies off plain HTTP. `make run` on a laptop
+# sets NOTIFIER_HTTPS=false to serve http://127.0.0.1:8000.
+NOTIFIER_HTTPS = envbool("NOTIFIER_HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", NOTIFIER_HTTPS)
+SESSION_COOKIE_SECURE = NOTIFIER_HTTPS
+CSRF_COOKIE_SECURE = NOTIFIER_HTTPS
+SECURE_HSTS_SECONDS = envint("DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if NOTIFIER_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", NOTIFIER_HTTPS)
+SECURE_HSTS_PRELOAD = envbool("DJANGO_SECURE_HSTS_PRELOAD", NOTIFIER_HTTPS)
+# Behind a proxy that ends TLS: the header it sets to "https" (and strips from clients), e.g.
+# HTTP_X_FORWARDED_PROTO. Unset: only a direct TLS connection counts as secure.
+_proxy_ssl_header = env("DJANGO_SECURE_PROXY_SSL_HEADER").strip()
+if _proxy_ssl_header:
+    _name, _, _value = _proxy_ssl_header.partition("=")
+    if not _name.startswith("HTTP_") or not _name.replace("_", "").isalnum():
+        raise ImproperlyConfigured(
+            "DJANGO_SECURE_PROXY_SSL_HEADER must name the header as Django sees it, e.g. "
+            f"HTTP_X_FORWARDED_PROTO for X-Forwarded-Proto, not {_proxy_ssl_header!r}"
+        )
+    SECURE_PROXY_SSL_HEADER = (_name, _value or "https")
+# How many proxies in front append to X-Forwarded-For (0: clients connect directly). The
+# sign-in throttle counts failures per client address; trust only as many entries as
+# there are proxies, or a client could choose its own address.
+NOTIFIER_PROXY_COUNT = envint("NOTIFIER_PROXY_COUNT", 0, minimum=0)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -70,6 +98,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "notifier.apps.NotifierConfig",
     "registrations.apps.RegistrationsConfig",
     "channels.apps.NotificationChannelsConfig",
@@ -78,12 +107,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "notifier.middleware.RequestBodyLimitMiddleware",  # first: a 413 before anything reads
     "django.middleware.security.SecurityMiddleware",
+    # Static files (admin, API docs) straight from STATIC_ROOT, compressed, before anything
+    # touches the session or the database.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "notifier.urls"
@@ -145,6 +179,27 @@ DATABASE_ROUTERS = ["notifier.routers.AuditRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Sign-in throttle (django-axes) -------------------------------------------------------
+# The history pages' /login/ and the admin's login: AXES_FAILURE_LIMIT wrong passwords for one
+# username from one client address lock that pair out for AXES_COOLOFF_MINUTES (each try
+# meanwhile starts the wait again); other users, and the same user elsewhere, are
+# unaffected. The API takes tokens, never passwords, so it has nothing to throttle.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = envbool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envnumber("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_CLIENT_IP_CALLABLE = "notifier.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "notifier.security.lockout_response"
+# Failed sign-ins are kept for the admin (Axes > Access attempts); successful ones are not
+# logged, which keeps the table small.
+AXES_DISABLE_ACCESS_LOG = True
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -157,7 +212,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `collectstatic` fills it (run_service does, on every start); WhiteNoise serves it.
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Gzipped copies made at collectstatic; no manifest, so pages render the same
+    # whether or not collectstatic ran (tests, a fresh checkout).
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 LOGIN_URL = "sign-in"
 LOGIN_REDIRECT_URL = "/"
 

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from django.contrib.auth.models import Group
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from channels.registry import API_KEYS, api_key, module_for
@@ -52,6 +53,18 @@ def setup_serializer_class(kind: str) -> type[serializers.ModelSerializer]:
     return SetupSerializer
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "description": "exactly one key, <kind>_notification, holding that kind's fields",
+            "additionalProperties": {"type": "object"},
+            "minProperties": 1,
+            "maxProperties": 1,
+        },
+    }
+)
 class NotificationsField(serializers.Field):
     """A list of one-key objects: [{"<kind>_notification": {fields...}}, ...]."""
 

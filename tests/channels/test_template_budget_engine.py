@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from channels.trial import registration_test_send
 from werkzeug import Request, Response
 
 from channels.slack import SlackSetup
@@ -20,6 +19,7 @@ from notifier.poller import deployment_poll
 from notifier.storage.base import DELIVERED, FAILED
 from notifier.storage.orm import OrmStore
 from registrations.models import NotificationSetup, Registration
+from registrations.testing import registration_test_send
 from tests.channels.template_bombs import FLOOD, HIDDEN, NESTED_LOOPS
 
 pytestmark = pytest.mark.django_db(transaction=True)
