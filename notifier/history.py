@@ -16,7 +16,7 @@ import binascii
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -142,20 +142,40 @@ class HistoryPage:
     page_number: int | None = None  # only without a history database (numbered pages)
 
 
+# The calendar the history pages accept, in dates and in cursors: wide enough for any real
+# deployment (CodeDeploy dates from 2014), narrow enough that a day either side of an end, in
+# any time zone (UTC-12 to UTC+14), is still a datetime Python and the databases can hold.
+EARLIEST_DATE = date(1970, 1, 1)
+LATEST_DATE = date(9998, 12, 31)
+CURSOR_MAX_LENGTH = 512  # a cursor the list made is ~60 characters
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def has_control_characters(value: str) -> bool:
+    return bool(_CONTROL_CHARACTERS.search(value))
+
+
 def cursor_encode(create_time: datetime, deployment_id: str) -> str:
     raw = f"{create_time.isoformat()}|{deployment_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def cursor_decode(value: str) -> tuple[datetime, str] | None:
-    """The (create_time, deployment_id) a cursor names, or None for a damaged cursor."""
+    """The (create_time, deployment_id) a cursor names, or None for a damaged cursor, one
+    whose time is outside EARLIEST_DATE..LATEST_DATE, or one whose id holds control
+    characters (PostgreSQL refuses a NUL in a query)."""
+    if len(value) > CURSOR_MAX_LENGTH:
+        return None
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
         when, _, deployment_id = raw.partition("|")
         parsed = datetime.fromisoformat(when)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        in_utc = parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         return None
-    if not deployment_id or parsed.tzinfo is None:
+    if not deployment_id or in_utc is None or has_control_characters(deployment_id):
+        return None
+    if not EARLIEST_DATE <= in_utc.date() <= LATEST_DATE:
         return None
     return parsed, deployment_id
 
@@ -182,9 +202,11 @@ def _filtered(using: str, filters: HistoryFilters):
         rows = rows.filter(Exists(deliveries))
     tz = timezone.get_current_timezone()
     if filters.since:
-        rows = rows.filter(create_time__gte=datetime.combine(filters.since, time.min, tz))
+        since = max(filters.since, EARLIEST_DATE)  # the form refuses earlier ones by name
+        rows = rows.filter(create_time__gte=datetime.combine(since, time.min, tz))
     if filters.until:
-        end = datetime.combine(filters.until + timedelta(days=1), time.min, tz)
+        until = min(filters.until, LATEST_DATE)  # the form refuses later ones by name
+        end = datetime.combine(until + timedelta(days=1), time.min, tz)
         rows = rows.filter(create_time__lt=end)
     if filters.q:
         q = filters.q.strip()
@@ -468,6 +490,8 @@ def deployment_detail(*, deployment_id: str, user, store: Store | None = None):
     Returns None when no deployment with this id has been seen.
     """
     store = store or get_store()
+    if has_control_characters(deployment_id):  # no such id; PostgreSQL refuses a NUL
+        return None
     record = store.deployment_get(deployment_id)
     if record is None:
         return None

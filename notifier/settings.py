@@ -105,6 +105,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "notifier.middleware.RequestBodyLimitMiddleware",  # first: a 413 before anything reads
     "django.middleware.security.SecurityMiddleware",
     # Static files (admin, API docs) straight from STATIC_ROOT, compressed, before anything
     # touches the session or the database.
@@ -241,13 +242,21 @@ LOGGING = {
 }
 
 # --- REST API -----------------------------------------------------------------------------
+# Request bodies: a registration is a few kilobytes (a setup's message template at most 20,000
+# characters), so 1 MiB leaves room for dozens of setups while bounding what one request may
+# make the service hold in memory; Django's default is 2.5 MB. Over it: 413, on every path.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("NOTIFIER_MAX_REQUEST_BYTES", 1024 * 1024, minimum=65536)
+# JSON nested deeper than this is refused (400) before it is parsed: a registration is 5 deep,
+# and json.loads recurses per level, raising RecursionError near 1,000.
+NOTIFIER_MAX_JSON_DEPTH = envint("NOTIFIER_MAX_JSON_DEPTH", 64, minimum=8)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["registrations.parsers.LimitedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
