@@ -9,7 +9,6 @@ record is refused. The history reads are in notifier.storage.dynamodb.reads.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from notifier.storage.base import (
     Delivery,
     DeliveryKey,
     PollState,
+    claim_token,
 )
 from notifier.storage.codec import poll_state_from_dict, poll_state_to_dict
 from notifier.storage.dynamodb.client import conditional_write, dynamodb_client, guarded, query
@@ -198,7 +198,7 @@ class DynamoStore(DeploymentReads):
         self, key: DeliveryKey, *, holder: str, lease_seconds: float, now: datetime | None = None
     ) -> Claim | None:
         now = now or timezone.now()
-        token = f"{holder}:{uuid.uuid4().hex}"[:64]
+        token = claim_token(holder=holder)
         until = now + timedelta(seconds=lease_seconds)
         # The compare-and-set: DynamoDB applies the update only if the condition holds at
         # that moment, atomically, so of any number of concurrent claimers one wins.
