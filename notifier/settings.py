@@ -6,58 +6,30 @@ first notification. README.md lists every variable.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from notifier.env import (
+    database_from_url,
+    email_from_url,
+    env,
+    envbool,
+    envchoice,
+    envint,
+    envlist,
+    envnumber,
+    proxy_ssl_header,
+)
+from notifier.keys import keys_load
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
-def envbool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
-
-
-def envnumber(name: str, default: float, *, minimum: float = 0) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {raw!r}")
-    return value
-
-
-def envint(name: str, default: int, *, minimum: int = 0) -> int:
-    value = envnumber(name, default, minimum=minimum)
-    if value != int(value):
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}")
-    return int(value)
-
-
 DEBUG = envbool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = [h.strip() for h in env("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
-CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in env("DJANGO_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()
-]
+CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # --- HTTPS --------------------------------------------------------------------------------
 # Production is served over TLS (at the service or at a proxy in front): redirect plain HTTP,
@@ -72,15 +44,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS"
 SECURE_HSTS_PRELOAD = envbool("DJANGO_SECURE_HSTS_PRELOAD", NOTIFIER_HTTPS)
 # Behind a proxy that ends TLS: the header it sets to "https" (and strips from clients), e.g.
 # HTTP_X_FORWARDED_PROTO. Unset: only a direct TLS connection counts as secure.
-_proxy_ssl_header = env("DJANGO_SECURE_PROXY_SSL_HEADER").strip()
+_proxy_ssl_header = proxy_ssl_header(env("DJANGO_SECURE_PROXY_SSL_HEADER"))
 if _proxy_ssl_header:
-    _name, _, _value = _proxy_ssl_header.partition("=")
-    if not _name.startswith("HTTP_") or not _name.replace("_", "").isalnum():
-        raise ImproperlyConfigured(
-            "DJANGO_SECURE_PROXY_SSL_HEADER must name the header as Django sees it, e.g. "
-            f"HTTP_X_FORWARDED_PROTO for X-Forwarded-Proto, not {_proxy_ssl_header!r}"
-        )
-    SECURE_PROXY_SSL_HEADER = (_name, _value or "https")
+    SECURE_PROXY_SSL_HEADER = _proxy_ssl_header
 # How many proxies in front append to X-Forwarded-For (0: clients connect directly). The
 # sign-in throttle counts failures per client address; trust only as many entries as
 # there are proxies, or a client could choose its own address.
@@ -141,36 +107,14 @@ TEMPLATES = [
 VAR_DIR = Path(env("NOTIFIER_VAR_DIR") or BASE_DIR / "var")
 
 
-def _database(url: str) -> dict:
-    try:
-        config = dj_database_url.parse(url, conn_max_age=60)
-    except Exception as exc:  # dj_database_url raises several types for bad URLs
-        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
-    if config["ENGINE"] == "django.db.backends.sqlite3":
-        # The web app, the scheduler and the workers share one file: WAL lets readers
-        # proceed during a write, IMMEDIATE avoids "database is locked" on lock upgrades.
-        config["CONN_MAX_AGE"] = 0
-        config["OPTIONS"] = {
-            "timeout": 30,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
-        # Tests use a file, not memory, so threads and the end-to-end tests' processes
-        # share it as the service's processes share the real one.
-        # One file per test run (by process id), so two runs never share one.
-        test_name = f"codedeploy-notifier-test-{os.getpid()}.sqlite3"
-        config["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / test_name)}
-    return config
-
-
 _default_db = env("DATABASE_URL")
 if not _default_db:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     _default_db = f"sqlite:///{VAR_DIR / 'notifier.sqlite3'}"
-DATABASES = {"default": _database(_default_db)}
+DATABASES = {"default": database_from_url(_default_db)}
 AUDIT_DATABASE_URL = env("AUDIT_DATABASE_URL")
 if AUDIT_DATABASE_URL:
-    DATABASES["audit"] = _database(AUDIT_DATABASE_URL)
+    DATABASES["audit"] = database_from_url(AUDIT_DATABASE_URL)
     if DATABASES["audit"]["ENGINE"].endswith("postgresql"):
         # An unreachable mirror must not hold a sender for the OS's TCP timeout (minutes).
         DATABASES["audit"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
@@ -275,11 +219,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- The engine ---------------------------------------------------------------------------
-NOTIFIER_STORAGE = env("NOTIFIER_STORAGE", "orm")
-if NOTIFIER_STORAGE not in ("orm", "dynamodb"):
-    raise ImproperlyConfigured(
-        f"NOTIFIER_STORAGE must be orm or dynamodb, not {NOTIFIER_STORAGE!r}"
-    )
+NOTIFIER_STORAGE = envchoice("NOTIFIER_STORAGE", "orm", choices=("orm", "dynamodb"))
 NOTIFIER_DYNAMODB_TABLE_PREFIX = env("NOTIFIER_DYNAMODB_TABLE_PREFIX", "codedeploy-notifier-")
 # Finished deployments and deliveries expire from DynamoDB (its TTL) after this many days;
 # the audit mirror, when there is one, keeps them.
@@ -290,11 +230,7 @@ NOTIFIER_POLL_LOOKBACK = envnumber("NOTIFIER_POLL_LOOKBACK", 600, minimum=0)
 # Every cycle lists again this many seconds before the watermark: ListDeployments is
 # eventually consistent, and a deployment created just before a cycle may appear late.
 NOTIFIER_POLL_OVERLAP = envnumber("NOTIFIER_POLL_OVERLAP", 60, minimum=0)
-NOTIFIER_POLL_MODE = env("NOTIFIER_POLL_MODE", "account")
-if NOTIFIER_POLL_MODE not in ("account", "group"):
-    raise ImproperlyConfigured(
-        f"NOTIFIER_POLL_MODE must be account or group, not {NOTIFIER_POLL_MODE!r}"
-    )
+NOTIFIER_POLL_MODE = envchoice("NOTIFIER_POLL_MODE", "account", choices=("account", "group"))
 NOTIFIER_SEND_TIMEOUT = envnumber("NOTIFIER_SEND_TIMEOUT", 10, minimum=0.1)
 NOTIFIER_MAX_ATTEMPTS = envint("NOTIFIER_MAX_ATTEMPTS", 6, minimum=1)
 NOTIFIER_RETRY_BASE = envnumber("NOTIFIER_RETRY_BASE", 2, minimum=0)
@@ -323,53 +259,8 @@ SLACK_API_URL = env("SLACK_API_URL", "https://slack.com/api").rstrip("/")
 PAGERDUTY_EVENTS_URL = env("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com").rstrip("/")
 
 
-def _email(url: str) -> dict:
-    """EMAIL_URL -> Django's EMAIL_* settings, parsed by dj-email-url.
-
-    smtp:// (STARTTLS with ?tls=true, implicit TLS with ?ssl=true) or smtps://, which here
-    means implicit TLS on port 465 (dj-email-url reads smtps as STARTTLS: translated below).
-    Errors name EMAIL_URL and never repeat the URL, which holds the password.
-    """
-    from urllib.parse import urlsplit, urlunsplit
-
-    import dj_email_url
-
-    if not url:
-        return {}
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps"):
-        raise ImproperlyConfigured(
-            "EMAIL_URL must look like smtp://user:password@host:587?tls=true or "
-            f"smtps://user:password@host:465, not a {parts.scheme or 'schemeless'} URL"
-        )
-    try:
-        port = parts.port
-    except ValueError:
-        raise ImproperlyConfigured("EMAIL_URL has a port that is not a number") from None
-    implicit_tls = parts.scheme == "smtps"
-    try:
-        config = dj_email_url.parse(urlunsplit(parts._replace(scheme="smtp")))
-    except ValueError as exc:  # e.g. ?timeout=soon
-        raise ImproperlyConfigured(
-            f"EMAIL_URL has a query value that is not valid ({exc}): correct or remove it"
-        ) from None
-    if not parts.hostname:
-        raise ImproperlyConfigured("EMAIL_URL names no host, e.g. smtp://mail.example.com:25")
-    if implicit_tls:
-        config["EMAIL_USE_SSL"], config["EMAIL_USE_TLS"] = True, False
-        config["EMAIL_PORT"] = port or 465
-    return {
-        "EMAIL_HOST": config["EMAIL_HOST"],
-        "EMAIL_PORT": config["EMAIL_PORT"],
-        "EMAIL_HOST_USER": config["EMAIL_HOST_USER"] or "",
-        "EMAIL_HOST_PASSWORD": config["EMAIL_HOST_PASSWORD"] or "",
-        "EMAIL_USE_TLS": config["EMAIL_USE_TLS"],
-        "EMAIL_USE_SSL": config["EMAIL_USE_SSL"],
-    }
-
-
 EMAIL_URL = env("EMAIL_URL")
-_email_settings = _email(EMAIL_URL)
+_email_settings = email_from_url(EMAIL_URL)
 # Django's defaults when EMAIL_URL is empty (email setups then fail with "EMAIL_URL is not set").
 EMAIL_HOST = _email_settings.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = _email_settings.get("EMAIL_PORT", 25)
@@ -392,55 +283,14 @@ DEFAULT_FROM_EMAIL = NOTIFIER_FROM_EMAIL
 NOTIFIER_KEYS_FILE = env("NOTIFIER_KEYS_FILE")
 
 
-def _keys() -> tuple[str, str]:
-    from notifier.keys import KEY_NAMES, keys_file_create, keys_file_read
-
-    keys_file = NOTIFIER_KEYS_FILE
-    if not keys_file and DEBUG and not all(env(name) for name in KEY_NAMES):
-        keys_file = str(VAR_DIR / "keys.env")
-        keys_file_create(path=Path(keys_file))
-    from_file = keys_file_read(path=Path(keys_file)) if keys_file else {}
-    keys = {name: env(name).strip() or from_file.get(name, "") for name in KEY_NAMES}
-    missing = [name for name in KEY_NAMES if not keys[name]]
-    if missing:
-        where = f" (nor in NOTIFIER_KEYS_FILE, {keys_file})" if keys_file else ""
-        raise ImproperlyConfigured(
-            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set{where}, "
-            "and there is no default. Run `python manage.py generate_keys`: it prints fresh "
-            "values as KEY=value lines; put them in the service's environment (or save them "
-            "with `python manage.py generate_keys --file /path/keys.env` and set "
-            "NOTIFIER_KEYS_FILE=/path/keys.env)."
-            + (
-                " Keep NOTIFIER_ENCRYPTION_KEY: stored secrets cannot be read without it."
-                if "NOTIFIER_ENCRYPTION_KEY" in missing
-                else ""
-            )
-        )
-    return keys["DJANGO_SECRET_KEY"], keys["NOTIFIER_ENCRYPTION_KEY"]
-
-
-SECRET_KEY, NOTIFIER_ENCRYPTION_KEY = _keys()
+SECRET_KEY, NOTIFIER_ENCRYPTION_KEY = keys_load(
+    keys_file=NOTIFIER_KEYS_FILE, debug=DEBUG, var_dir=VAR_DIR
+)
 
 # Hosts (host, host:port or CIDR) a user-supplied URL may name although they resolve to a
 # loopback, link-local or private address.
-NOTIFIER_URL_ALLOWLIST = [h.strip() for h in env("NOTIFIER_URL_ALLOWLIST").split(",") if h.strip()]
+NOTIFIER_URL_ALLOWLIST = envlist("NOTIFIER_URL_ALLOWLIST")
 
-
-def _check_encryption_key() -> None:
-    from cryptography.fernet import Fernet
-
-    for key in NOTIFIER_ENCRYPTION_KEY.split(","):
-        try:
-            Fernet(key.strip())
-        except (ValueError, TypeError):
-            raise ImproperlyConfigured(
-                "NOTIFIER_ENCRYPTION_KEY must be one or more comma-separated Fernet keys "
-                "(32 url-safe base64-encoded bytes each; make one with "
-                "python manage.py generate_keys)"
-            ) from None
-
-
-_check_encryption_key()
 
 # --- django-q2 ----------------------------------------------------------------------------
 Q_BROKER_URL = env("Q_BROKER_URL")

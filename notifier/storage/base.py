@@ -11,6 +11,7 @@ loses the delivery to the next claimer, and its late `delivery_record` is refuse
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -68,6 +69,12 @@ class Claim:
     token: str
     attempt: int  # 1 for the first attempt
     lease_until: datetime
+
+
+def claim_token(*, holder: str) -> str:
+    """A new claim's token: the claimer's name and a random part, unique to this claim, at
+    most 64 characters (what every backend stores)."""
+    return f"{holder}:{uuid.uuid4().hex}"[:64]
 
 
 @dataclass(frozen=True)

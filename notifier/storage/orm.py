@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ from notifier.storage.base import (
     PollState,
     StatusChange,
     StorageError,
+    claim_token,
 )
 from notifier.storage.codec import poll_state_from_dict, poll_state_to_dict
 
@@ -184,7 +184,7 @@ class OrmStore:
         self, key: DeliveryKey, *, holder: str, lease_seconds: float, now: datetime | None = None
     ) -> Claim | None:
         now = now or timezone.now()
-        token = f"{holder}:{uuid.uuid4().hex}"[:64]
+        token = claim_token(holder=holder)
         until = now + timedelta(seconds=lease_seconds)
         # The compare-and-set: only a pending, due, unleased row is updated, and a database
         # UPDATE is atomic, so of any number of concurrent claimers exactly one sees 1 here.

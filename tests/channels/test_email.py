@@ -11,7 +11,7 @@ from aiosmtpd.controller import Controller
 from channels import email as email_channel
 from channels.base import ChannelError
 from channels.email import EmailSetup, build_message
-from notifier.settings import _email
+from notifier.env import email_from_url
 from tests.support.services import free_port
 
 
@@ -44,7 +44,7 @@ def smtp(settings):
     controller.start()
     url = f"smtp://127.0.0.1:{controller.port}"
     settings.EMAIL_URL = url
-    for name, value in _email(url).items():
+    for name, value in email_from_url(url).items():
         setattr(settings, name, value)
     settings.NOTIFIER_FROM_EMAIL = "deploys@example.com"
     yield mailbox
@@ -117,7 +117,7 @@ def test_a_temporary_smtp_failure_is_retryable(smtp, failed_event):
 def test_an_unreachable_server_is_retryable(settings, failed_event):
     url = f"smtp://127.0.0.1:{free_port()}"
     settings.EMAIL_URL = url
-    for name, value in _email(url).items():
+    for name, value in email_from_url(url).items():
         setattr(settings, name, value)
     with pytest.raises(ChannelError) as caught:
         email_channel.send(failed_event, setup())
@@ -140,7 +140,7 @@ def test_recipients_are_validated_by_field(registration):
 
 
 def test_email_url_becomes_django_settings():
-    assert _email("smtp://user:p%40ss@mail.example.com:587?tls=true") == {
+    assert email_from_url("smtp://user:p%40ss@mail.example.com:587?tls=true") == {
         "EMAIL_HOST": "mail.example.com",
         "EMAIL_PORT": 587,
         "EMAIL_HOST_USER": "user",
@@ -148,16 +148,16 @@ def test_email_url_becomes_django_settings():
         "EMAIL_USE_TLS": True,
         "EMAIL_USE_SSL": False,
     }
-    assert _email("smtps://mail.example.com")["EMAIL_PORT"] == 465
-    assert _email("smtps://mail.example.com")["EMAIL_USE_SSL"] is True
+    assert email_from_url("smtps://mail.example.com")["EMAIL_PORT"] == 465
+    assert email_from_url("smtps://mail.example.com")["EMAIL_USE_SSL"] is True
 
 
 def test_smtp_with_ssl_true_is_implicit_tls_and_tls_true_is_starttls():
-    assert _email("smtp://mail.example.com:465?ssl=true")["EMAIL_USE_SSL"] is True
-    assert _email("smtp://mail.example.com:465?ssl=true")["EMAIL_USE_TLS"] is False
-    assert _email("smtp://mail.example.com:587?tls=TRUE")["EMAIL_USE_TLS"] is True
-    assert _email("smtp://mail.example.com")["EMAIL_PORT"] == 25
-    assert _email("smtps://u:p@mail.example.com:2465") == {
+    assert email_from_url("smtp://mail.example.com:465?ssl=true")["EMAIL_USE_SSL"] is True
+    assert email_from_url("smtp://mail.example.com:465?ssl=true")["EMAIL_USE_TLS"] is False
+    assert email_from_url("smtp://mail.example.com:587?tls=TRUE")["EMAIL_USE_TLS"] is True
+    assert email_from_url("smtp://mail.example.com")["EMAIL_PORT"] == 25
+    assert email_from_url("smtps://u:p@mail.example.com:2465") == {
         "EMAIL_HOST": "mail.example.com",
         "EMAIL_PORT": 2465,
         "EMAIL_HOST_USER": "u",
@@ -180,7 +180,7 @@ def test_a_bad_email_url_is_named_and_its_password_never_shown(url, words):
     from django.core.exceptions import ImproperlyConfigured
 
     with pytest.raises(ImproperlyConfigured, match=words) as caught:
-        _email(url)
+        email_from_url(url)
     assert "hunter2" not in str(caught.value)
 
 
