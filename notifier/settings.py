@@ -287,6 +287,25 @@ EMAIL_TIMEOUT = NOTIFIER_SEND_TIMEOUT
 NOTIFIER_FROM_EMAIL = env("NOTIFIER_FROM_EMAIL", "codedeploy-notifier@localhost")
 DEFAULT_FROM_EMAIL = NOTIFIER_FROM_EMAIL
 
+# --- Bounds on what one user or one registration can make the service send ----------------
+# A registration fans out to at most this many setups, and an email setup (SMTP or SES) to
+# at most this many recipients: one deployment cannot turn into thousands of messages.
+NOTIFIER_MAX_SETUPS_PER_REGISTRATION = envint("NOTIFIER_MAX_SETUPS_PER_REGISTRATION", 20, minimum=1)
+NOTIFIER_MAX_RECIPIENTS = envint("NOTIFIER_MAX_RECIPIENTS", 50, minimum=1)
+# Sends a person starts by hand (the test endpoint and admin action, Resend on the history
+# pages): at most this many per user per minute, counted per action, in the cache below.
+NOTIFIER_MANUAL_SENDS_PER_MINUTE = envint("NOTIFIER_MANUAL_SENDS_PER_MINUTE", 10, minimum=1)
+# Who SES setups may send as: addresses and @domain entries, comma-separated.
+# Empty: NOTIFIER_FROM_EMAIL only.
+NOTIFIER_SES_FROM_ALLOWED = [
+    a.strip() for a in env("NOTIFIER_SES_FROM_ALLOWED").split(",") if a.strip()
+]
+# Which SNS topics setups may publish to: ARN patterns, `*` matching within one part of the
+# ARN, comma-separated. Empty: every topic of the service's own account (from STS).
+NOTIFIER_SNS_TOPIC_ALLOWED = [
+    a.strip() for a in env("NOTIFIER_SNS_TOPIC_ALLOWED").split(",") if a.strip()
+]
+
 # Secrets in notification setups (webhook URLs, tokens, routing keys) are encrypted with
 # these Fernet keys: the first encrypts, all decrypt (list an old key after a new one to
 # rotate). Unset: a key derived from DJANGO_SECRET_KEY.
