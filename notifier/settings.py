@@ -306,6 +306,19 @@ NOTIFIER_SNS_TOPIC_ALLOWED = [
     a.strip() for a in env("NOTIFIER_SNS_TOPIC_ALLOWED").split(",") if a.strip()
 ]
 
+for _entry in NOTIFIER_SES_FROM_ALLOWED:
+    if "@" not in _entry or " " in _entry:
+        raise ImproperlyConfigured(
+            "NOTIFIER_SES_FROM_ALLOWED takes addresses and @domain entries, comma-separated "
+            f"(deploys@example.com,@notify.example.com), not {_entry!r}"
+        )
+for _entry in NOTIFIER_SNS_TOPIC_ALLOWED:
+    if not _entry.startswith("arn:") or _entry.count(":") != 5:
+        raise ImproperlyConfigured(
+            "NOTIFIER_SNS_TOPIC_ALLOWED takes topic ARN patterns, comma-separated, with * "
+            f"for any part (arn:aws:sns:*:123456789012:deploy-*), not {_entry!r}"
+        )
+
 # Secrets in notification setups (webhook URLs, tokens, routing keys) are encrypted with
 # these Fernet keys: the first encrypts, all decrypt (list an old key after a new one to
 # rotate). Unset: a key derived from DJANGO_SECRET_KEY.
