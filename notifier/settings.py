@@ -369,3 +369,19 @@ elif Q_BROKER_URL:
     )
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- caches ---------------------------------------------------------------------------------
+# `ratelimit` counts the sends people start by hand (notifier.ratelimit) and must be shared
+# by every process and node: Redis when the nodes share one already (Q_BROKER_URL), else a
+# table in the database they share (`migrate` creates it). `default` stays per process.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": Q_BROKER_URL}
+        if Q_BROKER_URL
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "notifier_ratelimit",
+        }
+    ),
+}

@@ -10,6 +10,7 @@ from django.utils.html import format_html_join
 from channels.registry import load_all
 from channels.secrets import mask, secret_field_names
 from channels.trial import registration_test_send, setup_preview
+from notifier.ratelimit import RateLimited, rate_limit_take
 from registrations.admin_teams import TeamScopedAdminMixin, admit_team_members, team_scoped_inline
 from registrations.dynamodb import PublishingAdminMixin
 from registrations.models import Registration, setup_count_problem
@@ -192,7 +193,23 @@ class RegistrationAdmin(TeamScopedAdminMixin, PublishingAdminMixin, admin.ModelA
 
     @admin.action(description="Send a test notification through every setup")
     def send_test_notification(self, request, queryset) -> None:
-        for registration in queryset:
+        registrations = list(queryset)
+        limit = settings.NOTIFIER_MANUAL_SENDS_PER_MINUTE
+        if len(registrations) > limit:
+            self.message_user(
+                request,
+                f"Nothing was sent: select at most {limit} registrations at a time (each one "
+                f"tested counts towards {limit} test notifications a minute per person, "
+                "NOTIFIER_MANUAL_SENDS_PER_MINUTE).",
+                messages.ERROR,
+            )
+            return
+        try:
+            rate_limit_take(user=request.user, action="test", count=len(registrations))
+        except RateLimited as exc:
+            self.message_user(request, f"Nothing was sent: {exc}.", messages.ERROR)
+            return
+        for registration in registrations:
             results = registration_test_send(registration=registration)
             if not results:
                 self.message_user(

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from channels.trial import registration_test_send
+from notifier.ratelimit import RateLimited, rate_limit_take
 from registrations.dynamodb import RegistrationStoreError, registration_unpublish
 from registrations.models import Registration
 from registrations.serializers import (
@@ -82,6 +83,7 @@ class RegistrationViewSet(viewsets.ModelViewSet):
                     ]
                 }
             )
+        rate_limit_take(user=request.user, action="test")  # raises RateLimited: a 429
         results = registration_test_send(registration=registration, setup_id=setup_id)
         return Response(
             {
@@ -119,6 +121,12 @@ def exception_handler(exc, context):
                 "'Content-Type: application/json'."
             },
             status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        )
+    if isinstance(exc, RateLimited):
+        return Response(
+            {"detail": f"{str(exc)[0].upper()}{str(exc)[1:]}.", "code": "rate_limited"},
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(exc.retry_after)},
         )
     if isinstance(exc, RegistrationStoreError):
         return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
