@@ -168,12 +168,14 @@ class RegistrationAdmin(TeamScopedAdminMixin, PublishingAdminMixin, admin.ModelA
     )
     list_filter = ("enabled", "team", "setups__kind")
     search_fields = ("codedeploy_application_name",)
+    form = RegistrationForm
     fields = ("codedeploy_application_name", "team", "enabled", "deployment_groups")
     actions = ["send_test_notification"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (RegistrationForm, form), {"user": request.user})
+        form = super().get_form(request, obj, change=change, **kwargs)  # a new class each time
+        form.user = request.user
+        return form
 
     def _create_formsets(self, request, obj, change):
         formsets, inline_instances = super()._create_formsets(request, obj, change)
