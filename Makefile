@@ -22,8 +22,19 @@ migrate: $(STAMP)
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py ensure_schedule --start-now
 
+# Keys (DJANGO_SECRET_KEY, NOTIFIER_ENCRYPTION_KEY) for the laptop path: made once in
+# var/keys.env (mode 0600, never replaced) and read by the settings through
+# NOTIFIER_KEYS_FILE. Variables already set in the environment win over the file.
+KEYS_FILE ?= var/keys.env
+migrate run bench: $(KEYS_FILE)
+migrate run bench: export NOTIFIER_KEYS_FILE ?= $(abspath $(KEYS_FILE))
+$(KEYS_FILE): | $(STAMP)
+	$(BIN)/python manage.py generate_keys --file $@
+
+# Plain HTTP on a laptop; production (README "Running in production") keeps the default,
+# NOTIFIER_HTTPS=true: HTTPS redirect, HSTS, secure cookies.
 run: migrate
-	$(BIN)/python manage.py run_service --host $(HOST) --port $(PORT)
+	NOTIFIER_HTTPS=$${NOTIFIER_HTTPS:-false} $(BIN)/python manage.py run_service --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -31,6 +42,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -61,6 +61,7 @@ def django_setup() -> None:
     os.environ["NOTIFIER_STORAGE"] = "orm"
     os.environ.pop("AUDIT_DATABASE_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notifier.settings")
+    os.environ.setdefault("NOTIFIER_HTTPS", "false")  # the test client speaks plain HTTP
     import django
 
     django.setup()

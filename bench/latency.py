@@ -1,6 +1,6 @@
 """Notification latency and memory of the running service.
 
-Starts the service as `make run` does (runserver + qcluster, SQLite, ORM store) with
+Starts the service as `make run` does (gunicorn + qcluster, SQLite, ORM store) with
 NOTIFIER_POLL_INTERVAL=1 against moto's CodeDeploy and a local New Relic, registers an
 application over the REST API, moves 50 deployments to Succeeded at random moments, and
 measures the time from each status change to New Relic's server receiving the marker.
@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from pytest_httpserver import HTTPServer  # noqa: E402
 
+from notifier.management.commands.run_service import gunicorn_command  # noqa: E402
 from tests.support.aws import FakeCodeDeploy, MotoServer, apply_env  # noqa: E402
 from tests.support.newrelic import API_KEY, FakeNewRelic  # noqa: E402
 
@@ -95,6 +96,7 @@ def main() -> int:
         "NEW_RELIC_API_KEY": API_KEY,
         "DJANGO_SUPERUSER_PASSWORD": "bench-password",
         "PYTHONUNBUFFERED": "1",
+        "NOTIFIER_HTTPS": "false",
     }
     env.pop("DATABASE_URL", None)
     manage = [sys.executable, "manage.py"]
@@ -112,7 +114,7 @@ def main() -> int:
 
     log = open(workdir / "service.log", "wb")  # noqa: SIM115
     web = subprocess.Popen(
-        [*manage, "runserver", "--noreload", "--insecure", f"127.0.0.1:{port}"],
+        gunicorn_command(host="127.0.0.1", port=str(port)),
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -126,9 +128,9 @@ def main() -> int:
 
         for _ in range(100):
             try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
         response = requests.post(
             f"http://127.0.0.1:{port}/registrations",

@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from channels.secrets import redact, secret_values, undecryptable_fields
+
 log = logging.getLogger("channels")
 
 
@@ -73,7 +75,6 @@ class ChannelError(Exception):
 def sender(send: Callable[[Any, Any], Delivery]) -> Callable[[Any, Any], Delivery]:
     """Wrap a channel's send: refuse undecryptable secrets, and take the setup's secrets out
     of every error (and of the log of a crash) before anyone sees it."""
-    from channels.secrets import redact, secret_values, undecryptable_fields
 
     @functools.wraps(send)
     def wrapper(event, setup) -> Delivery:

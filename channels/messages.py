@@ -14,7 +14,12 @@ The context of every template:
 - ``event_name`` (``failed``), ``event_label`` (``Failed``), ``duration`` (``1 min 34 s``),
   ``is_failure`` (failed or stopped).
 
-Filters available without {% load %}: ``duration``, ``mrkdwn`` (Slack escaping), ``oneline``.
+Filters available without {% load %}: ``duration``, ``mrkdwn`` / ``mrkdwn_label`` (Slack
+escaping), ``markdown`` (Teams escaping), ``link_url``, ``oneline``.
+
+A setup's template keeps to the restricted dialect of channels.message_dialect; every render
+(override or built-in) runs within its time and size budget. A render that fails raises
+MessageTemplateError, a ChannelError that is never retried.
 """
 
 from __future__ import annotations
@@ -27,8 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.template import Context, Engine, Template, TemplateDoesNotExist, TemplateSyntaxError
+from django.template import Engine, Template, TemplateDoesNotExist, TemplateSyntaxError
 
+from channels import message_dialect as dialect
+from channels.base import ChannelError
+from channels.message_filters import duration
+from notifier.codedeploy import normalise
 from notifier.events import EVENT_LABELS, DeploymentEvent, Event
 
 PARTS = ("subject", "body")
@@ -58,6 +67,14 @@ def _engine(*, html: bool, with_files: bool) -> Engine:
     )
 
 
+class MessageTemplateError(ChannelError):
+    """A message that cannot be rendered: out of the dialect, over its budget, or broken.
+    The same event would fail the same way again, so it is never retried."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
 def context_for(event: DeploymentEvent) -> dict[str, Any]:
     return {
         "event": event,
@@ -69,21 +86,25 @@ def context_for(event: DeploymentEvent) -> dict[str, Any]:
 
 
 def _duration(seconds: float | None) -> str:
-    from channels.message_filters import duration
-
     return duration(seconds)
 
 
 def default_template(kind: str, part: str, *, html: bool = False) -> Template:
+    """The kind's built-in template: trusted (not held to the dialect), but rendered within
+    the budget like any other."""
     engine = _engine(html=html, with_files=True)
     suffix = "html" if html else "txt"
     names = [f"messages/{kind}/{part}.{suffix}", f"messages/default/{part}.{suffix}"]
-    return engine.select_template(names)
+    return dialect.guard(engine.select_template(names))
 
 
+@functools.lru_cache(maxsize=256)
 def compile_override(text: str) -> Template:
+    """A setup's template, compiled and held to the dialect (DialectError otherwise)."""
     # Overrides get an engine with no template directories: {% include %} cannot reach files.
-    return _engine(html=False, with_files=False).from_string(text)
+    template = _engine(html=False, with_files=False).from_string(text)
+    dialect.check(template)
+    return dialect.guard(template)
 
 
 def _tidy(text: str, part: str) -> str:
@@ -93,24 +114,66 @@ def _tidy(text: str, part: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
 
+def _override(setup: Any, part: str) -> str:
+    return (getattr(setup, f"{part}_template", "") or "").strip() if setup else ""
+
+
+def _whose(setup: Any, part: str, *, override: bool) -> str:
+    if override:
+        return f"the {part} template of setup '{setup}'"
+    kind = getattr(setup, "kind", "") if setup else ""
+    return f"the default {part} template" + (f" of {kind}" if kind else "")
+
+
+def _render(template: Template, context: dict[str, Any], *, whose: str, html: bool) -> str:
+    try:
+        return dialect.render_within_budget(template, context, autoescape=html)
+    except dialect.BudgetExceeded as exc:
+        raise MessageTemplateError(f"{whose} {exc.reason}; simplify it") from None
+    except Exception as exc:
+        raise MessageTemplateError(f"{whose} fails to render: {_where(exc)}") from None
+
+
 def render(kind: str, part: str, event: DeploymentEvent, setup: Any = None) -> str:
-    """The setup's override of `part` if it has one, else the kind's default template."""
-    override = (getattr(setup, f"{part}_template", "") or "").strip() if setup else ""
-    template = compile_override(override) if override else default_template(kind, part)
-    return _tidy(template.render(Context(context_for(event), autoescape=False)), part)
+    """The setup's override of `part` if it has one, else the kind's default template, within
+    the render budget. MessageTemplateError (permanent) when it cannot be rendered."""
+    override = _override(setup, part)
+    whose = _whose(setup, part, override=bool(override))
+    if override:
+        template = _compiled(override, part=part, whose=whose)
+    else:
+        template = default_template(kind, part)
+    return _tidy(_render(template, context_for(event), whose=whose, html=False), part)
+
+
+def _compiled(text: str, *, part: str, whose: str) -> Template:
+    limit = SUBJECT_MAX if part == "subject" else BODY_MAX
+    if len(text) > limit:
+        raise MessageTemplateError(
+            f"{whose} is {len(text)} characters long; at most {limit} are allowed: shorten it"
+        )
+    try:
+        return compile_override(text)
+    except dialect.DialectError as exc:
+        raise MessageTemplateError(f"{whose} is not allowed: {exc}; change it") from None
+    except Exception as exc:
+        raise MessageTemplateError(f"{whose} does not compile: {_where(exc)}; fix it") from None
 
 
 def render_html(kind: str, event: DeploymentEvent, setup: Any = None) -> str:
     """The HTML alternative of the body (email): the kind's HTML template, or the override's
     text turned into paragraphs."""
-    override = (getattr(setup, "body_template", "") or "").strip() if setup else ""
+    override = _override(setup, "body")
     context = context_for(event)
     if override:
         context["text"] = render(kind, "body", event, setup)
-        template = _engine(html=True, with_files=True).get_template("messages/override.html")
+        template = dialect.guard(
+            _engine(html=True, with_files=True).get_template("messages/override.html")
+        )
     else:
         template = default_template(kind, "body", html=True)
-    return template.render(Context(context, autoescape=True)).strip()
+    whose = _whose(setup, "body", override=bool(override))
+    return _render(template, context, whose=f"{whose} (HTML)", html=True).strip()
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -123,14 +186,15 @@ def _where(exc: Exception) -> str:
         reason = f"{{% include %}} of {reason!r}: a setup's template cannot include files"
     elif debug and debug.get("message"):
         reason = debug["message"]
-    if debug:
+    if debug and not (isinstance(exc, dialect.DialectError) and exc.line):
         return f"line {debug['line']}: {reason}"
     return reason
 
 
 def template_problems(*, kind: str, subject: str = "", body: str = "") -> dict[str, str]:
     """Field-keyed problems of a setup's template overrides: the one check the admin form and
-    the API both run. Each override must compile and render every sample deployment."""
+    the API both run. Each override must keep to the dialect (channels.message_dialect) and
+    render every sample deployment within the render budget."""
     problems: dict[str, str] = {}
     for part, text, limit in (("subject", subject, SUBJECT_MAX), ("body", body, BODY_MAX)):
         field = f"{part}_template"
@@ -142,13 +206,22 @@ def template_problems(*, kind: str, subject: str = "", body: str = "") -> dict[s
             continue
         try:
             template = compile_override(text)
+        except dialect.DialectError as exc:
+            problems[field] = str(exc)
+            continue
         except (TemplateSyntaxError, TemplateDoesNotExist) as exc:
             problems[field] = f"does not compile: {_where(exc)}"
             continue
         for event in Event:
             sample = sample_event(event)
             try:
-                rendered = _tidy(template.render(Context(context_for(sample))), part)
+                output = dialect.render_within_budget(
+                    template, context_for(sample), autoescape=False
+                )
+                rendered = _tidy(output, part)
+            except dialect.BudgetExceeded as exc:
+                problems[field] = f"{exc.reason} for the {event.value} sample; simplify it"
+                break
             except Exception as exc:
                 problems[field] = f"fails to render the {event.value} sample: {_where(exc)}"
                 break
@@ -163,8 +236,6 @@ def template_problems(*, kind: str, subject: str = "", body: str = "") -> dict[s
 
 @functools.cache
 def _sample(event: Event) -> DeploymentEvent:
-    from notifier.codedeploy import normalise
-
     data = json.loads((SAMPLES_DIR / SAMPLE_FILES[event]).read_text())
     info = data["deploymentsInfo"][0]
     return normalise(info, event=event, region=SAMPLE_REGION, account=SAMPLE_ACCOUNT)

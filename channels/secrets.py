@@ -1,23 +1,22 @@
 """Secrets in notification setups: encrypted at rest, masked, write-only, redacted.
 
 `SecretField` is a text field whose value is Fernet-encrypted in the database with the keys
-in NOTIFIER_ENCRYPTION_KEY (or, unset, a key derived from DJANGO_SECRET_KEY). The admin shows
+in NOTIFIER_ENCRYPTION_KEY (never derived from DJANGO_SECRET_KEY). The admin shows
 it as a password box, the API never returns it, and `redact()` takes its value (and, for
 URLs, the token-bearing path and query) out of any text before it is logged or stored.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 import logging
 import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 PREFIX = "fernet:"
@@ -31,15 +30,21 @@ class UndecryptableSecret(str):
 
 
 @functools.cache
-def _fernet(keys: str, secret_key: str) -> MultiFernet:
-    if keys:
-        return MultiFernet([Fernet(k.strip()) for k in keys.split(",") if k.strip()])
-    derived = hashlib.sha256(b"codedeploy-notifier secrets\0" + secret_key.encode()).digest()
-    return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
+def _fernet(keys: str) -> MultiFernet:
+    fernets = [Fernet(k.strip()) for k in keys.split(",") if k.strip()]
+    if not fernets:
+        # Never a key derived from DJANGO_SECRET_KEY or written in the source: anyone with
+        # the source and a copy of the database could then read every stored secret.
+        raise ImproperlyConfigured(
+            "NOTIFIER_ENCRYPTION_KEY is not set: stored secrets can neither be encrypted nor "
+            "read without it. Make one with `python manage.py generate_keys`."
+        )
+    return MultiFernet(fernets)
 
 
 def fernet() -> MultiFernet:
-    return _fernet(settings.NOTIFIER_ENCRYPTION_KEY, settings.SECRET_KEY)
+    """The keys in NOTIFIER_ENCRYPTION_KEY: the first encrypts, every one decrypts."""
+    return _fernet(settings.NOTIFIER_ENCRYPTION_KEY)
 
 
 def encrypt(value: str) -> str:
@@ -118,10 +123,51 @@ def secret_values(setup: models.Model) -> list[str]:
     return sorted({v for v in values if v}, key=len, reverse=True)
 
 
+CUT = "…"  # ends an excerpt that was cut short (channels.http.excerpt)
+_SHORTEST_CUT = 4  # a secret cut to fewer characters than this at a CUT is left alone
+_HEX = re.compile(r"(%[0-9A-Fa-f]{2})")
+
+
+@functools.lru_cache(maxsize=512)
+def _forms(secret: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """A pattern for every form of `secret` a provider may echo: as stored, percent-encoded
+    (quote, with or without "/" kept, and quote_plus; hex in either case) and decoded; and
+    those forms as text, for finding one cut short."""
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    forms |= {unquote(secret), unquote_plus(secret)}
+    forms = {f for f in forms if f}
+    forms |= {_HEX.sub(lambda m: m.group(1).lower(), f) for f in forms}
+    ordered = sorted(forms, key=len, reverse=True)
+    alternatives = [
+        "".join(
+            f"%(?i:{piece[1:]})" if _HEX.fullmatch(piece) else re.escape(piece)
+            for piece in _HEX.split(form)
+        )
+        for form in ordered
+    ]
+    return re.compile("|".join(alternatives)), tuple(ordered)
+
+
+def _mask_cut(text: str, forms: tuple[str, ...]) -> str:
+    """Mask the start of a secret that an excerpt cut short (it ends at CUT)."""
+    for form in forms:
+        for length in range(len(form) - 1, _SHORTEST_CUT - 1, -1):
+            cut = form[:length] + CUT
+            if cut in text:
+                text = text.replace(cut, MASK + CUT)
+                break
+    return text
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every form of each secret (see _forms), and known token shapes, masked."""
     for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, MASK)
+        if not secret:
+            continue
+        pattern, forms = _forms(secret)
+        text = pattern.sub(MASK, text)
+        if CUT in text:
+            text = _mask_cut(text, forms)
     return redact_patterns(text)
 
 

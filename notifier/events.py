@@ -11,6 +11,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+# Delivery states: where one (deployment, event, setup) notification stands in the ledger.
+PENDING = "pending"  # waiting to be sent (first time, or a retry at next_attempt_at)
+DELIVERED = "delivered"
+FAILED = "failed"  # permanent failure: bad configuration, rejected by the provider
+DEAD = "dead"  # retryable failures until the attempt limit ran out
+DELIVERY_STATES = (PENDING, DELIVERED, FAILED, DEAD)
+FINAL_STATES = frozenset({DELIVERED, FAILED, DEAD})
+
 STATUSES = ("Created", "Queued", "InProgress", "Baking", "Ready", "Succeeded", "Failed", "Stopped")
 TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
 

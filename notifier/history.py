@@ -36,7 +36,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from channels import secrets as channel_secrets
-from channels.registry import label_for, short_label_for
+from channels.registry import KINDS, label_for, short_label_for
 from notifier import models as m
 from notifier.dispatch import delivery_send, holder_name
 from notifier.events import STATUSES, TERMINAL_STATUSES, DeploymentEvent, Event
@@ -54,6 +54,7 @@ from notifier.storage.base import (
     Store,
 )
 from registrations.models import NotificationSetup, Registration
+from registrations.teams import registration_editable
 
 PER_PAGE = 50
 OUTCOME_LABELS = {
@@ -380,8 +381,6 @@ def filter_choices(*, using: str | None = None) -> dict[str, list]:
 
 
 def _registered_kinds() -> list[str]:
-    from channels.registry import KINDS
-
     return list(KINDS)
 
 
@@ -468,8 +467,6 @@ def deployment_detail(*, deployment_id: str, user, store: Store | None = None):
 
     Returns None when no deployment with this id has been seen.
     """
-    from registrations.teams import registration_editable
-
     store = store or get_store()
     record = store.deployment_get(deployment_id)
     if record is None:
@@ -551,8 +548,6 @@ def delivery_resend(*, key: DeliveryKey, user, store: Store | None = None) -> st
     Only the registration's team or staff may. Raises ResendRefused with the reason, or
     RateLimited past NOTIFIER_MANUAL_SENDS_PER_MINUTE resends a minute by this user.
     """
-    from registrations.teams import registration_editable
-
     store = store or get_store()
     delivery = store.delivery_get(key)
     if delivery is None:
@@ -631,6 +626,7 @@ def queue_depth(*, using: str | None = None, store: Store | None = None) -> Queu
         pending = len(due)
         pending_note = "due now (at most 1,000 counted)"
     try:
+        # Imported here: a broken task-queue configuration is reported on the page.
         from django_q.brokers import get_broker
 
         tasks, task_note = get_broker().queue_size(), "tasks waiting for a worker"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from notifier.storage.base import DELIVERY_STATES
+from notifier.events import DELIVERY_STATES
 
 
 class PollStateRecord(models.Model):

@@ -110,10 +110,11 @@ def _change_store(
 
 def _changes_store(store: Store, changes: list, *, now: datetime) -> list:
     """Store each changed deployment and its deliveries, in order. A store whose writes are
-    independent network requests (DynamoDB) sets `write_concurrency`, and the deployments
-    are then stored that many at a time: a cycle costs about one round trip per deployment
-    divided by it, instead of one per write. Any failure is raised (the watermark stays)."""
-    threads = min(len(changes), getattr(store, "write_concurrency", 1))
+    independent network requests (DynamoDB) has a `write_concurrency` above 1, and the
+    deployments are then stored that many at a time: a cycle costs about one round trip per
+    deployment divided by it, instead of one per write. Any failure is raised (the watermark
+    stays)."""
+    threads = min(len(changes), store.write_concurrency)
     if threads <= 1:
         return [_change_store(store, *change, now) for change in changes]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -53,13 +54,37 @@ def envint(name: str, default: int, *, minimum: int = 0) -> int:
 
 
 DEBUG = envbool("DJANGO_DEBUG", False)
-SECRET_KEY = env("DJANGO_SECRET_KEY") or (
-    "insecure-development-key-set-DJANGO_SECRET_KEY-in-production"
-)
 ALLOWED_HOSTS = [h.strip() for h in env("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in env("DJANGO_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()
 ]
+
+# --- HTTPS --------------------------------------------------------------------------------
+# Production is served over TLS (at the service or at a proxy in front): redirect plain HTTP,
+# send HSTS, and keep the session and CSRF cookies off plain HTTP. `make run` on a laptop
+# sets NOTIFIER_HTTPS=false to serve http://127.0.0.1:8000.
+NOTIFIER_HTTPS = envbool("NOTIFIER_HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", NOTIFIER_HTTPS)
+SESSION_COOKIE_SECURE = NOTIFIER_HTTPS
+CSRF_COOKIE_SECURE = NOTIFIER_HTTPS
+SECURE_HSTS_SECONDS = envint("DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if NOTIFIER_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", NOTIFIER_HTTPS)
+SECURE_HSTS_PRELOAD = envbool("DJANGO_SECURE_HSTS_PRELOAD", NOTIFIER_HTTPS)
+# Behind a proxy that ends TLS: the header it sets to "https" (and strips from clients), e.g.
+# HTTP_X_FORWARDED_PROTO. Unset: only a direct TLS connection counts as secure.
+_proxy_ssl_header = env("DJANGO_SECURE_PROXY_SSL_HEADER").strip()
+if _proxy_ssl_header:
+    _name, _, _value = _proxy_ssl_header.partition("=")
+    if not _name.startswith("HTTP_") or not _name.replace("_", "").isalnum():
+        raise ImproperlyConfigured(
+            "DJANGO_SECURE_PROXY_SSL_HEADER must name the header as Django sees it, e.g. "
+            f"HTTP_X_FORWARDED_PROTO for X-Forwarded-Proto, not {_proxy_ssl_header!r}"
+        )
+    SECURE_PROXY_SSL_HEADER = (_name, _value or "https")
+# How many proxies in front append to X-Forwarded-For (0: clients connect directly). The
+# sign-in throttle counts failures per client address; trust only as many entries as
+# there are proxies, or a client could choose its own address.
+NOTIFIER_PROXY_COUNT = envint("NOTIFIER_PROXY_COUNT", 0, minimum=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -73,6 +98,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "notifier.apps.NotifierConfig",
     "registrations.apps.RegistrationsConfig",
     "channels.apps.NotificationChannelsConfig",
@@ -80,12 +106,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (admin, API docs) straight from STATIC_ROOT, compressed, before anything
+    # touches the session or the database.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "notifier.urls"
@@ -147,6 +178,27 @@ DATABASE_ROUTERS = ["notifier.routers.AuditRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Sign-in throttle (django-axes) -------------------------------------------------------
+# The history pages' /login/ and the admin's login: AXES_FAILURE_LIMIT wrong passwords for one
+# username from one client address lock that pair out for AXES_COOLOFF_MINUTES (each try
+# meanwhile starts the wait again); other users, and the same user elsewhere, are
+# unaffected. The API takes tokens, never passwords, so it has nothing to throttle.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = envbool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envnumber("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_CLIENT_IP_CALLABLE = "notifier.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "notifier.security.lockout_response"
+# Failed sign-ins are kept for the admin (Axes > Access attempts); successful ones are not
+# logged, which keeps the table small.
+AXES_DISABLE_ACCESS_LOG = True
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -159,7 +211,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `collectstatic` fills it (run_service does, on every start); WhiteNoise serves it.
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Gzipped copies made at collectstatic; no manifest, so pages render the same
+    # whether or not collectstatic ran (tests, a fresh checkout).
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 LOGIN_URL = "sign-in"
 LOGIN_REDIRECT_URL = "/"
 
@@ -232,6 +291,10 @@ NOTIFIER_MAX_ATTEMPTS = envint("NOTIFIER_MAX_ATTEMPTS", 6, minimum=1)
 NOTIFIER_RETRY_BASE = envnumber("NOTIFIER_RETRY_BASE", 2, minimum=0)
 NOTIFIER_RETRY_MAX = envnumber("NOTIFIER_RETRY_MAX", 300, minimum=0)
 NOTIFIER_SEND_THREADS = envint("NOTIFIER_SEND_THREADS", 8, minimum=1)
+# Every render of a message template (sends, test sends, previews) stops past these: CPU time
+# of the rendering thread, in milliseconds, and bytes of output (channels.message_dialect).
+NOTIFIER_TEMPLATE_TIME_LIMIT_MS = envnumber("NOTIFIER_TEMPLATE_TIME_LIMIT_MS", 50, minimum=1)
+NOTIFIER_TEMPLATE_MAX_BYTES = envint("NOTIFIER_TEMPLATE_MAX_BYTES", 64 * 1024, minimum=1024)
 # A claim's lease must outlast one send (timeout plus margin), or a slow send could be
 # retried by another sender while the first is still talking to the provider.
 NOTIFIER_CLAIM_LEASE = envnumber(
@@ -319,18 +382,52 @@ for _entry in NOTIFIER_SNS_TOPIC_ALLOWED:
             f"for any part (arn:aws:sns:*:123456789012:deploy-*), not {_entry!r}"
         )
 
-# Secrets in notification setups (webhook URLs, tokens, routing keys) are encrypted with
-# these Fernet keys: the first encrypts, all decrypt (list an old key after a new one to
-# rotate). Unset: a key derived from DJANGO_SECRET_KEY.
-NOTIFIER_ENCRYPTION_KEY = env("NOTIFIER_ENCRYPTION_KEY")
+# --- Keys ---------------------------------------------------------------------------------
+# DJANGO_SECRET_KEY signs sessions and CSRF tokens. NOTIFIER_ENCRYPTION_KEY encrypts the
+# secrets in notification setups (webhook URLs, tokens, routing keys): Fernet keys,
+# comma-separated, newest first; the first encrypts, all decrypt (manage.py
+# rotate_encryption_key re-encrypts with the first). Neither has a default in the source,
+# and the encryption key is never derived from the secret key. The environment wins over
+# NOTIFIER_KEYS_FILE (NAME=value lines, made by manage.py generate_keys --file); with debug
+# on and a key missing, var/keys.env is made once and used (the laptop path).
+NOTIFIER_KEYS_FILE = env("NOTIFIER_KEYS_FILE")
+
+
+def _keys() -> tuple[str, str]:
+    from notifier.keys import KEY_NAMES, keys_file_create, keys_file_read
+
+    keys_file = NOTIFIER_KEYS_FILE
+    if not keys_file and DEBUG and not all(env(name) for name in KEY_NAMES):
+        keys_file = str(VAR_DIR / "keys.env")
+        keys_file_create(path=Path(keys_file))
+    from_file = keys_file_read(path=Path(keys_file)) if keys_file else {}
+    keys = {name: env(name).strip() or from_file.get(name, "") for name in KEY_NAMES}
+    missing = [name for name in KEY_NAMES if not keys[name]]
+    if missing:
+        where = f" (nor in NOTIFIER_KEYS_FILE, {keys_file})" if keys_file else ""
+        raise ImproperlyConfigured(
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set{where}, "
+            "and there is no default. Run `python manage.py generate_keys`: it prints fresh "
+            "values as KEY=value lines; put them in the service's environment (or save them "
+            "with `python manage.py generate_keys --file /path/keys.env` and set "
+            "NOTIFIER_KEYS_FILE=/path/keys.env)."
+            + (
+                " Keep NOTIFIER_ENCRYPTION_KEY: stored secrets cannot be read without it."
+                if "NOTIFIER_ENCRYPTION_KEY" in missing
+                else ""
+            )
+        )
+    return keys["DJANGO_SECRET_KEY"], keys["NOTIFIER_ENCRYPTION_KEY"]
+
+
+SECRET_KEY, NOTIFIER_ENCRYPTION_KEY = _keys()
+
 # Hosts (host, host:port or CIDR) a user-supplied URL may name although they resolve to a
 # loopback, link-local or private address.
 NOTIFIER_URL_ALLOWLIST = [h.strip() for h in env("NOTIFIER_URL_ALLOWLIST").split(",") if h.strip()]
 
 
 def _check_encryption_key() -> None:
-    if not NOTIFIER_ENCRYPTION_KEY:
-        return
     from cryptography.fernet import Fernet
 
     for key in NOTIFIER_ENCRYPTION_KEY.split(","):
@@ -339,8 +436,8 @@ def _check_encryption_key() -> None:
         except (ValueError, TypeError):
             raise ImproperlyConfigured(
                 "NOTIFIER_ENCRYPTION_KEY must be one or more comma-separated Fernet keys "
-                "(32 url-safe base64-encoded bytes each; make one with python -c "
-                '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
+                "(32 url-safe base64-encoded bytes each; make one with "
+                "python manage.py generate_keys)"
             ) from None
 
 

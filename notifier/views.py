@@ -25,6 +25,7 @@ from notifier.ratelimit import RateLimited
 from notifier.storage import get_store, history_database
 from notifier.storage.base import StorageError
 from registrations.models import Registration
+from registrations.teams import registration_editable
 
 SIGN_IN = "sign-in"
 signed_in = login_required(login_url=SIGN_IN)
@@ -202,8 +203,6 @@ def application_detail(request, application: str):
     summary = history.application_summary(application=application)
     if summary.registration is None and not summary.recent.rows:
         raise Http404(f"{application} is not registered and no deployment of it has been seen.")
-    from registrations.teams import registration_editable
-
     weekly_chart = charts.stacked_bars(
         [(week.strftime("%d %b"), {"Deployments": n}) for week, n in summary.weekly],
         keys=("Deployments",),
@@ -276,19 +275,21 @@ def status(request):
 
 
 def healthz(request):
-    """200 while the poller succeeded recently, 503 otherwise (for load balancers)."""
+    """200 while the poller succeeded recently, 503 otherwise (for load balancers).
+
+    Anyone can reach it, so it answers the status and the lag only: the last AWS error can
+    name a role ARN and an account id, a storage error hosts and tables; /status/ shows them
+    to signed-in users.
+    """
     try:
         health = history.poller_health(store=get_store())
-    except StorageError as exc:
-        return JsonResponse({"status": "unhealthy", "reason": f"storage: {exc}"}, status=503)
-    state = health.state
+    except StorageError:
+        return JsonResponse({"status": "unhealthy", "reason": "storage unreachable"}, status=503)
     body = {
         "status": "ok" if health.healthy else "unhealthy",
-        "last_successful_poll": state.last_success.isoformat() if state.last_success else None,
         "poll_lag_seconds": round(health.lag_seconds, 1)
         if health.lag_seconds is not None
         else None,
-        "last_error": state.last_error or None,
     }
     return JsonResponse(body, status=200 if health.healthy else 503)
 

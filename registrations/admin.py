@@ -9,12 +9,12 @@ from django.utils.html import format_html_join
 
 from channels.registry import load_all
 from channels.secrets import mask, secret_field_names
-from channels.trial import registration_test_send, setup_preview
 from notifier.ratelimit import RateLimited, rate_limit_take
+from registrations.admin_publishing import PublishingAdminMixin
 from registrations.admin_teams import TeamScopedAdminMixin, admit_team_members, team_scoped_inline
-from registrations.dynamodb import PublishingAdminMixin
 from registrations.models import Registration, setup_count_problem
 from registrations.teams import application_name_taken
+from registrations.testing import registration_test_send, setup_preview
 
 PREVIEW_PART = '<p>{}:</p><pre style="white-space: pre-wrap; max-width: 60em;">{}</pre>'
 

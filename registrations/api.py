@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from channels.trial import registration_test_send
 from notifier.ratelimit import RateLimited, rate_limit_take
-from registrations.dynamodb import RegistrationStoreError, registration_unpublish
 from registrations.models import Registration
 from registrations.serializers import (
     RegistrationSerializer,
     TestRequestSerializer,
     TestResponseSerializer,
 )
+from registrations.services import (
+    SetupsInvalid,
+    registration_create,
+    registration_delete,
+    registration_update,
+)
+from registrations.storage import RegistrationStoreError
 from registrations.teams import TeamNotAllowed, team_for_save, user_edits_every_team
+from registrations.testing import registration_test_send
 
 log = logging.getLogger("notifier.api")
 
@@ -55,10 +60,16 @@ class RegistrationViewSet(viewsets.ModelViewSet):
             raise exceptions.ValidationError({"team": [str(exc)]}) from None
 
     def perform_create(self, serializer) -> None:
-        serializer.save(team=self._team(serializer, current=None))
+        fields = {**serializer.validated_data, "team": self._team(serializer, current=None)}
+        serializer.instance = registration_create(setups=fields.pop("setups", []), **fields)
 
     def perform_update(self, serializer) -> None:
-        serializer.save(team=self._team(serializer, current=serializer.instance.team))
+        team = self._team(serializer, current=serializer.instance.team)
+        fields = {**serializer.validated_data, "team": team}
+        setups = fields.pop("setups", None)
+        serializer.instance = registration_update(
+            registration=serializer.instance, fields=fields, setups=setups
+        )
 
     @extend_schema(
         request=TestRequestSerializer,
@@ -93,10 +104,7 @@ class RegistrationViewSet(viewsets.ModelViewSet):
         )
 
     def perform_destroy(self, instance: Registration) -> None:
-        with transaction.atomic():  # DynamoDB refuses -> the deletion is rolled back
-            name = instance.codedeploy_application_name
-            instance.delete()
-            registration_unpublish(applications=[name])
+        registration_delete(registrations=[instance])  # DynamoDB refuses -> nothing deleted
 
 
 @extend_schema_view(test=extend_schema(exclude=True))
@@ -128,6 +136,8 @@ def exception_handler(exc, context):
             status=status.HTTP_429_TOO_MANY_REQUESTS,
             headers={"Retry-After": str(exc.retry_after)},
         )
+    if isinstance(exc, SetupsInvalid):  # raised inside the save's transaction: nothing kept
+        exc = exceptions.ValidationError({"notifications": exc.errors})
     if isinstance(exc, RegistrationStoreError):
         return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     response = drf_exception_handler(exc, context)

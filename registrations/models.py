@@ -15,6 +15,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from channels.messages import template_problems
+from channels.registry import kind_for_model, label_for, module_for
 from notifier.events import EVENT_CHOICES, Event
 
 # CodeDeploy's own limits: application names are 1-100 characters of letters, digits and
@@ -176,13 +178,9 @@ class NotificationSetup(models.Model):
         indexes = [models.Index(fields=["registration", "kind"], name="setup_by_kind")]
 
     def __str__(self) -> str:
-        from channels.registry import label_for
-
         return f"{label_for(self.kind)} for {self.registration}"
 
     def save(self, *args, **kwargs):
-        from channels.registry import kind_for_model, module_for
-
         if not self.kind:
             self.kind = kind_for_model(type(self))
         if not self.events:
@@ -191,9 +189,6 @@ class NotificationSetup(models.Model):
 
     def clean(self) -> None:
         """Template overrides must render every sample deployment (channels.messages)."""
-        from channels.messages import template_problems
-        from channels.registry import kind_for_model
-
         super().clean()
         problems = template_problems(
             kind=self.kind or kind_for_model(type(self)),
@@ -205,8 +200,6 @@ class NotificationSetup(models.Model):
 
     def typed(self) -> NotificationSetup:
         """This setup as its kind's model, with the kind's own fields."""
-        from channels.registry import module_for
-
         model = module_for(self.kind).SETUP_MODEL
         if isinstance(self, model):
             return self

@@ -9,23 +9,17 @@ runs, so the API and the admin can never disagree.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from channels.registry import API_KEYS, api_key, module_for
 from channels.secrets import secret_field_names
 from notifier.events import Event
-from registrations.dynamodb import registration_publish
-from registrations.models import (
-    NotificationSetup,
-    Registration,
-    application_name_problem,
-    setup_count_problem,
-)
+from registrations.models import Registration, application_name_problem, setup_count_problem
 from registrations.teams import application_name_taken
 
 COMMON_SETUP_FIELDS = ("id", "events", "enabled", "deployment_groups")
@@ -60,15 +54,18 @@ def setup_serializer_class(kind: str) -> type[serializers.ModelSerializer]:
     return SetupSerializer
 
 
-def _django_errors(exc: DjangoValidationError) -> Any:
-    if hasattr(exc, "error_dict"):
-        return {
-            field: [m for e in errors for m in e.messages]
-            for field, errors in exc.error_dict.items()
-        }
-    return exc.messages
-
-
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "description": "exactly one key, <kind>_notification, holding that kind's fields",
+            "additionalProperties": {"type": "object"},
+            "minProperties": 1,
+            "maxProperties": 1,
+        },
+    }
+)
 class NotificationsField(serializers.Field):
     """A list of one-key objects: [{"<kind>_notification": {fields...}}, ...]."""
 
@@ -221,59 +218,11 @@ class RegistrationSerializer(serializers.ModelSerializer):
                 raise serializers.ValidationError({"notifications": errors})
         return attrs
 
-    @transaction.atomic
-    def create(self, validated_data):
-        setups = validated_data.pop("setups", [])
-        registration = Registration.objects.create(**validated_data)
-        self._save_setups(registration, setups, replace=False)
-        registration_publish(registration=registration)  # DynamoDB, inside this transaction
-        return registration
 
-    @transaction.atomic
-    def update(self, instance, validated_data):
-        setups = validated_data.pop("setups", None)
-        previous_name = instance.codedeploy_application_name
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        instance.full_clean(exclude=["team"])
-        instance.save()
-        if setups is not None:
-            self._save_setups(instance, setups, replace=True)
-        registration_publish(registration=instance, previous_name=previous_name)
-        return instance
-
-    def _save_setups(self, registration, setups, *, replace: bool) -> None:
-        keep: set[int] = set()
-        errors, failed = [], False
-        for kind, fields in setups:
-            model = module_for(kind).SETUP_MODEL
-            fields = dict(fields)
-            setup_id = fields.pop("id", None)
-            if setup_id is not None:
-                setup = model.objects.filter(pk=setup_id, registration=registration).first()
-                if setup is None:  # same id, other kind: replace it
-                    NotificationSetup.objects.filter(pk=setup_id).delete()
-                    setup = model(registration=registration)
-            else:
-                setup = model(registration=registration)
-            for name, value in fields.items():
-                setattr(setup, name, value)
-            if not setup.events:
-                setup.events = list(module_for(kind).DEFAULT_EVENTS)
-            try:
-                setup.full_clean(exclude=["registration"])
-            except DjangoValidationError as exc:
-                errors.append({api_key(kind): _django_errors(exc)})
-                failed = True
-                continue
-            errors.append({})
-            setup.save()
-            keep.add(setup.pk)
-        if failed:
-            # Raised inside the atomic block: nothing of this request is kept.
-            raise serializers.ValidationError({"notifications": errors})
-        if replace:
-            registration.setups.exclude(pk__in=keep).delete()
+def registration_document(*, registration: Registration) -> dict[str, Any]:
+    """The registration as the REST API shows it (write-only fields, i.e. secrets, left out),
+    as plain JSON values: the document registrations.services stores in DynamoDB."""
+    return json.loads(json.dumps(RegistrationSerializer(registration).data))
 
 
 class TestRequestSerializer(serializers.Serializer):

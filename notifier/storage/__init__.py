@@ -1,29 +1,30 @@
-"""The pluggable ledger. `get_store()` returns the backend NOTIFIER_STORAGE names."""
+"""The pluggable ledger. `get_store()` is the one place a backend is chosen and built."""
 
 from __future__ import annotations
-
-import functools
-import importlib
 
 from django.conf import settings
 
 from notifier.storage.base import Store
-
-# An explicit registry: the setting's value -> the factory's dotted path.
-BACKENDS = {
-    "orm": "notifier.storage.orm.OrmStore",
-    "dynamodb": "notifier.storage.dynamodb.build_store",
-}
+from notifier.storage.dynamodb import DynamoStore
+from notifier.storage.mirror import MirrorStore
+from notifier.storage.orm import OrmStore
 
 
-@functools.cache
-def _factory(name: str):
-    module_path, _, attr = BACKENDS[name].rpartition(".")
-    return getattr(importlib.import_module(module_path), attr)
+def uses_dynamodb() -> bool:
+    """True when NOTIFIER_STORAGE=dynamodb: the ledger, and the registrations table beside
+    it (registrations.storage), live in DynamoDB."""
+    return settings.NOTIFIER_STORAGE == "dynamodb"
 
 
 def get_store() -> Store:
-    return _factory(settings.NOTIFIER_STORAGE)()
+    """The store NOTIFIER_STORAGE names: `orm` (the default database), or `dynamodb` alone,
+    or DynamoDB with the audit mirror when AUDIT_DATABASE_URL names a Postgres (the `audit`
+    database alias)."""
+    if not uses_dynamodb():
+        return OrmStore()
+    if "audit" in settings.DATABASES:
+        return MirrorStore(primary=DynamoStore(), mirror=OrmStore(using="audit"))
+    return DynamoStore()
 
 
 def history_database() -> str | None:

@@ -15,15 +15,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from notifier.events import DeploymentEvent
+from notifier.events import (
+    DEAD,
+    DELIVERED,
+    DELIVERY_STATES,
+    FAILED,
+    FINAL_STATES,
+    PENDING,
+    DeploymentEvent,
+)
 
-# Delivery states.
-PENDING = "pending"  # waiting to be sent (first time, or a retry at next_attempt_at)
-DELIVERED = "delivered"
-FAILED = "failed"  # permanent failure: bad configuration, rejected by the provider
-DEAD = "dead"  # retryable failures until the attempt limit ran out
-DELIVERY_STATES = (PENDING, DELIVERED, FAILED, DEAD)
-FINAL_STATES = frozenset({DELIVERED, FAILED, DEAD})
+# The delivery states are defined beside the events (notifier.models needs them too, and
+# must not import the storage package that imports it); the engine imports them from here.
+__all__ = ["DEAD", "DELIVERED", "DELIVERY_STATES", "FAILED", "FINAL_STATES", "PENDING"]
 
 
 class StorageError(Exception):
@@ -129,6 +133,11 @@ class Page:
 
 @runtime_checkable
 class Store(Protocol):
+    write_concurrency: int
+    """How many deployments the poller may store at once, each on its own thread
+    (notifier.poller): 1 for a database connection, more where every write is an independent
+    network request on a thread-safe client (DynamoDB)."""
+
     # --- poll state -------------------------------------------------------------------
     def poll_state_get(self) -> PollState:
         """The saved state, or an empty PollState before the first cycle."""

@@ -43,19 +43,15 @@ from notifier.storage.base import (
     PollState,
     StatusChange,
     StorageError,
-    Store,
 )
-from notifier.storage.orm import poll_state_from_dict, poll_state_to_dict
+from notifier.storage.codec import poll_state_from_dict, poll_state_to_dict
 
 log = logging.getLogger(__name__)
 
 # Table suffixes; the full name is NOTIFIER_DYNAMODB_TABLE_PREFIX + suffix.
-STATE, DEPLOYMENTS, DELIVERIES, REGISTRATIONS = (
-    "state",
-    "deployments",
-    "deliveries",
-    "registrations",
-)
+# (The registrations table, NOTIFIER_DYNAMODB_TABLE_PREFIX + "registrations", belongs to the
+# registrations app: registrations/storage.py.)
+STATE, DEPLOYMENTS, DELIVERIES = ("state", "deployments", "deliveries")
 NEWEST_INDEX = "newest"  # deployments: every deployment, newest first
 APPLICATION_INDEX = "by-application"  # deployments of one application, newest first
 DUE_INDEX = "due"  # deliveries: a sparse index of the pending ones, oldest first
@@ -119,10 +115,6 @@ TABLES: dict[str, dict[str, Any]] = {
                 },
             )
         ],
-    },
-    REGISTRATIONS: {
-        "KeySchema": [{"AttributeName": "codedeploy_application_name", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "codedeploy_application_name", **_S}],
     },
 }
 TTL_TABLES = (DEPLOYMENTS, DELIVERIES)
@@ -209,8 +201,9 @@ def describe_error(exc: Exception, action: str) -> str:
     return f"could not reach DynamoDB for {action}: {exc}"
 
 
-def _guard(method: Callable) -> Callable:
-    """Turn DynamoDB failures into StorageError, so callers handle one exception type."""
+def guarded(method: Callable) -> Callable:
+    """Turn DynamoDB failures into StorageError, so callers handle one exception type (the
+    registrations table, registrations/storage.py, uses it too)."""
 
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
@@ -273,6 +266,18 @@ def delivery_from_item(values: dict[str, Any], *, with_history: bool = True) -> 
     )
 
 
+def scan(client: Any, table: str) -> Iterator[dict[str, Any]]:
+    """Every item of the table as plain values, page after page."""
+    params: dict[str, Any] = {"TableName": table}
+    while True:
+        answer = client.scan(**params)
+        for item in answer.get("Items", []):
+            yield from_item(item)
+        if "LastEvaluatedKey" not in answer:
+            return
+        params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
 class DynamoStore:
     """Store on DynamoDB (boto3, conditional writes). See docs/storage.md for the tables."""
 
@@ -286,14 +291,13 @@ class DynamoStore:
         self.state_table = f"{self.prefix}{STATE}"
         self.deployments_table = f"{self.prefix}{DEPLOYMENTS}"
         self.deliveries_table = f"{self.prefix}{DELIVERIES}"
-        self.registrations_table = f"{self.prefix}{REGISTRATIONS}"
 
     def _expiry(self, now: datetime) -> int:
         """The TTL attribute's value (epoch seconds) for an item that is final at `now`."""
         return int((now + timedelta(days=settings.NOTIFIER_DYNAMODB_TTL_DAYS)).timestamp())
 
     # --- poll state -------------------------------------------------------------------
-    @_guard
+    @guarded
     def poll_state_get(self) -> PollState:
         item = self.client.get_item(
             TableName=self.state_table, Key=to_item({"name": POLL_STATE_KEY}), ConsistentRead=True
@@ -302,7 +306,7 @@ class DynamoStore:
             return PollState()
         return poll_state_from_dict(json.loads(from_item(item)["data"]))
 
-    @_guard
+    @guarded
     def poll_state_save(self, state: PollState) -> None:
         self.client.put_item(
             TableName=self.state_table,
@@ -315,7 +319,7 @@ class DynamoStore:
             ),
         )
 
-    @_guard
+    @guarded
     def lease_acquire(self, name: str, holder: str, *, seconds: float) -> bool:
         now = timezone.now()
         try:
@@ -339,7 +343,7 @@ class DynamoStore:
             raise
         return True
 
-    @_guard
+    @guarded
     def lease_release(self, name: str, holder: str) -> None:
         try:
             self.client.delete_item(
@@ -353,7 +357,7 @@ class DynamoStore:
                 raise
 
     # --- deployments and the ledger ---------------------------------------------------
-    @_guard
+    @guarded
     def deployment_save(self, event: DeploymentEvent, *, seen_at: datetime) -> None:
         # Only what an index needs is an attribute of its own; the deployment itself is in
         # `event`. The timeline is a string set, "<status>@<seen_us>", that each save ADDs
@@ -384,7 +388,7 @@ class DynamoStore:
             ExpressionAttributeValues=to_item(values),
         )
 
-    @_guard
+    @guarded
     def delivery_create(self, key: DeliveryKey, *, kind: str, event: DeploymentEvent) -> bool:
         now = _us(timezone.now())
         sort_key = _delivery_sort_key(key)
@@ -420,7 +424,7 @@ class DynamoStore:
     def _key(self, key: DeliveryKey) -> dict[str, Any]:
         return to_item({"deployment_id": key.deployment_id, "delivery": _delivery_sort_key(key)})
 
-    @_guard
+    @guarded
     def delivery_claim(
         self, key: DeliveryKey, *, holder: str, lease_seconds: float, now: datetime | None = None
     ) -> Claim | None:
@@ -458,7 +462,7 @@ class DynamoStore:
         attempts = int(from_item(answer["Attributes"])["attempts"])
         return Claim(key=key, token=token, attempt=attempts, lease_until=until)
 
-    @_guard
+    @guarded
     def delivery_record(self, claim: Claim, outcome: AttemptOutcome) -> bool:
         now = timezone.now()
         attempt = {
@@ -519,7 +523,7 @@ class DynamoStore:
                 return
             params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
-    @_guard
+    @guarded
     def deliveries_due(self, *, now: datetime | None = None, limit: int = 100) -> list[DeliveryKey]:
         now = now or timezone.now()
         keys: list[DeliveryKey] = []
@@ -539,14 +543,14 @@ class DynamoStore:
                 break
         return keys
 
-    @_guard
+    @guarded
     def delivery_get(self, key: DeliveryKey) -> Delivery | None:
         item = self.client.get_item(
             TableName=self.deliveries_table, Key=self._key(key), ConsistentRead=True
         ).get("Item")
         return delivery_from_item(from_item(item)) if item else None
 
-    @_guard
+    @guarded
     def delivery_requeue(self, key: DeliveryKey) -> bool:
         now = _us(timezone.now())
         try:
@@ -600,7 +604,7 @@ class DynamoStore:
             deliveries=tuple(self.deliveries_of(values["deployment_id"], with_history=detail)),
         )
 
-    @_guard
+    @guarded
     def deployments_page(
         self, *, application: str | None = None, page: int = 1, per_page: int = 50
     ) -> Page:
@@ -633,7 +637,7 @@ class DynamoStore:
             total=None,
         )
 
-    @_guard
+    @guarded
     def deployment_get(self, deployment_id: str) -> DeploymentRecord | None:
         item = self.client.get_item(
             TableName=self.deployments_table,
@@ -643,115 +647,60 @@ class DynamoStore:
         return self._record(from_item(item), detail=True) if item else None
 
     # --- whole-table reads (backfill, sync) -------------------------------------------
-    def _scan(self, table: str) -> Iterator[dict[str, Any]]:
-        params: dict[str, Any] = {"TableName": table}
-        while True:
-            answer = self.client.scan(**params)
-            for item in answer.get("Items", []):
-                yield from_item(item)
-            if "LastEvaluatedKey" not in answer:
-                return
-            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
     def deployment_records(self) -> Iterator[DeploymentRecord]:
         """Every stored deployment with its timeline and deliveries (for the audit backfill)."""
         try:
-            for values in self._scan(self.deployments_table):
+            for values in scan(self.client, self.deployments_table):
                 yield self._record(values, detail=True)
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(describe_error(exc, "reading every deployment")) from exc
 
-    # --- registrations ----------------------------------------------------------------
-    @_guard
-    def registration_put(self, document: dict[str, Any], *, replacing: str = "") -> None:
-        """Store a registration's document (keyed by its application name); `replacing`
-        names an old key to remove in the same transaction (a rename)."""
-        values = json.loads(json.dumps(document), parse_float=Decimal)
-        item = {k: _serializer.serialize(v) for k, v in values.items()}  # nulls kept
-        if not replacing:
-            self.client.put_item(TableName=self.registrations_table, Item=item)
-            return
-        self.client.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": self.registrations_table, "Item": item}},
-                {
-                    "Delete": {
-                        "TableName": self.registrations_table,
-                        "Key": to_item({"codedeploy_application_name": replacing}),
-                    }
-                },
-            ]
-        )
-
-    @_guard
-    def registration_delete(self, *applications: str) -> None:
-        """Remove registrations' documents; up to 100 at once are removed all or none."""
-        keys = [to_item({"codedeploy_application_name": name}) for name in applications]
-        if len(keys) == 1:
-            self.client.delete_item(TableName=self.registrations_table, Key=keys[0])
-            return
-        for start in range(0, len(keys), 100):  # TransactWriteItems takes at most 100
-            self.client.transact_write_items(
-                TransactItems=[
-                    {"Delete": {"TableName": self.registrations_table, "Key": key}}
-                    for key in keys[start : start + 100]
-                ]
-            )
-
-    @_guard
-    def registration_documents(self) -> dict[str, dict[str, Any]]:
-        """application name -> the stored document, for every registration in the table."""
-        return {
-            values["codedeploy_application_name"]: values
-            for values in self._scan(self.registrations_table)
-        }
-
-    # --- tables -----------------------------------------------------------------------
-    @_guard
+    # --- tables ----------------------------------------------------------------------
     def tables_ensure(self) -> list[str]:
-        """Create the tables that are missing (on-demand capacity) and turn TTL on.
+        """Create the ledger's tables that are missing (on-demand capacity) and turn TTL on.
 
         Returns one line per thing done or found, for `manage.py dynamodb_create_tables`.
         """
-        lines: list[str] = []
-        existing: set[str] = set()
-        for page in self.client.get_paginator("list_tables").paginate():
-            existing.update(page.get("TableNames", []))
-        created = []
-        for suffix, definition in TABLES.items():
-            name = f"{self.prefix}{suffix}"
-            if name in existing:
-                lines.append(f"table {name} exists already")
-                continue
-            self.client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **definition)
-            created.append(name)
-            indexes = [i["IndexName"] for i in definition.get("GlobalSecondaryIndexes", [])]
-            with_indexes = f" with index(es) {', '.join(indexes)}" if indexes else ""
-            lines.append(f"created table {name} (on-demand capacity){with_indexes}")
-        waiter = self.client.get_waiter("table_exists")
-        for name in created:
-            waiter.wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-        for suffix in TTL_TABLES:
-            name = f"{self.prefix}{suffix}"
-            ttl = self.client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-            if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
-                lines.append(f"TTL on {name}.{TTL_ATTRIBUTE} is on already")
-                continue
-            self.client.update_time_to_live(
-                TableName=name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-            )
-            lines.append(f"turned on TTL on {name}.{TTL_ATTRIBUTE}")
-        return lines
+        return tables_ensure(client=self.client, prefix=self.prefix, tables=TABLES, ttl=TTL_TABLES)
 
 
-def build_store() -> Store:
-    """The `dynamodb` backend: DynamoDB alone, or with the audit mirror when
-    AUDIT_DATABASE_URL names a Postgres (the `audit` database alias)."""
-    store = DynamoStore()
-    if "audit" in settings.DATABASES:
-        from notifier.storage.mirror import MirrorStore
-        from notifier.storage.orm import OrmStore
-
-        return MirrorStore(primary=store, mirror=OrmStore(using="audit"))
-    return store
+@guarded
+def tables_ensure(
+    *,
+    client: Any,
+    prefix: str,
+    tables: dict[str, dict[str, Any]],
+    ttl: tuple[str, ...] = (),
+) -> list[str]:
+    """Create those of `tables` (suffix -> CreateTable arguments) that are missing, on-demand,
+    and turn TTL on for the suffixes in `ttl`; one line per thing done or found."""
+    lines: list[str] = []
+    existing: set[str] = set()
+    for page in client.get_paginator("list_tables").paginate():
+        existing.update(page.get("TableNames", []))
+    created = []
+    for suffix, definition in tables.items():
+        name = f"{prefix}{suffix}"
+        if name in existing:
+            lines.append(f"table {name} exists already")
+            continue
+        client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **definition)
+        created.append(name)
+        indexes = [i["IndexName"] for i in definition.get("GlobalSecondaryIndexes", [])]
+        with_indexes = f" with index(es) {', '.join(indexes)}" if indexes else ""
+        lines.append(f"created table {name} (on-demand capacity){with_indexes}")
+    waiter = client.get_waiter("table_exists")
+    for name in created:
+        waiter.wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    for suffix in ttl:
+        name = f"{prefix}{suffix}"
+        described = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        if described.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
+            lines.append(f"TTL on {name}.{TTL_ATTRIBUTE} is on already")
+            continue
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
+        lines.append(f"turned on TTL on {name}.{TTL_ATTRIBUTE}")
+    return lines

@@ -29,8 +29,8 @@ from notifier.storage.base import (
     DeploymentRecord,
     Page,
     PollState,
+    Store,
 )
-from notifier.storage.dynamodb import DynamoStore
 from notifier.storage.orm import OrmStore, deployment_fields
 
 log = logging.getLogger(__name__)
@@ -112,9 +112,9 @@ def record_copy(record: DeploymentRecord, *, using: str) -> None:
 class MirrorStore:
     """Store that writes `primary` (DynamoDB) first, then `mirror` (an OrmStore on the audit
     database); the ledger's decisions and reads come from the primary, history from the
-    mirror."""
+    mirror. It stores as many deployments at once as its primary does."""
 
-    def __init__(self, *, primary: DynamoStore, mirror: OrmStore) -> None:
+    def __init__(self, *, primary: Store, mirror: OrmStore) -> None:
         self.write_concurrency = primary.write_concurrency
         self.primary = primary
         self.mirror = mirror

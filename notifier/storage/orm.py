@@ -25,38 +25,9 @@ from notifier.storage.base import (
     StatusChange,
     StorageError,
 )
+from notifier.storage.codec import poll_state_from_dict, poll_state_to_dict
 
 POLL_STATE_NAME = "default"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _from_iso(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def poll_state_to_dict(state: PollState) -> dict:
-    return {
-        "watermark": _iso(state.watermark),
-        "pending": state.pending,
-        "recent_terminal": state.recent_terminal,
-        "last_success": _iso(state.last_success),
-        "last_error": state.last_error,
-        "last_error_at": _iso(state.last_error_at),
-    }
-
-
-def poll_state_from_dict(data: dict) -> PollState:
-    return PollState(
-        watermark=_from_iso(data.get("watermark")),
-        pending=dict(data.get("pending") or {}),
-        recent_terminal={k: float(v) for k, v in (data.get("recent_terminal") or {}).items()},
-        last_success=_from_iso(data.get("last_success")),
-        last_error=data.get("last_error") or "",
-        last_error_at=_from_iso(data.get("last_error_at")),
-    )
 
 
 def deployment_fields(event: DeploymentEvent) -> dict[str, Any]:
@@ -121,6 +92,10 @@ def _guard(method):
 
 class OrmStore:
     """Store on Django's ORM. `using` names the database alias (`default` or `audit`)."""
+
+    # One connection per thread, and SQLite allows one writer: the poller stores one
+    # deployment at a time.
+    write_concurrency = 1
 
     def __init__(self, using: str = "default") -> None:
         self.using = using

@@ -94,7 +94,7 @@ def test_healthz_is_503_when_the_poller_never_ran_or_stalled(client, store):
     )
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json()["last_error"] == "AWS denied codedeploy:ListDeployments."
+    assert response.json()["status"] == "unhealthy"
 
 
 # --- sign-in -----------------------------------------------------------------------------

@@ -11,8 +11,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from registrations.models import Registration
+from registrations.storage import RegistrationTable
 from tests.registrations.test_admin import ADD_URL, management_data, newrelic_prefix
-from tests.support.dynamodb import dynamo_store
+from tests.support.dynamodb import serialise_moto_writes
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +26,10 @@ ORIGINAL = {
 @pytest.fixture
 def table(aws, settings):
     settings.NOTIFIER_STORAGE = "dynamodb"
-    store = dynamo_store(prefix=settings.NOTIFIER_DYNAMODB_TABLE_PREFIX)
-    return store
+    serialise_moto_writes()
+    table = RegistrationTable(prefix=settings.NOTIFIER_DYNAMODB_TABLE_PREFIX)
+    table.table_ensure()
+    return table
 
 
 @pytest.fixture
@@ -41,15 +44,15 @@ def send(api, method, path, body=None):
     return getattr(api, method)(path, data=json.dumps(body), content_type="application/json")
 
 
-def refuse_writes(store) -> None:
+def refuse_writes(table) -> None:
     """Make DynamoDB refuse: the registrations table is gone."""
-    store.client.delete_table(TableName=store.registrations_table)
+    table.client.delete_table(TableName=table.name)
 
 
 def test_a_registration_made_through_the_api_is_in_dynamodb_in_the_original_shape(table, api):
     response = send(api, "post", "/api/registrations/", ORIGINAL)
     assert response.status_code == 201, response.content
-    document = table.registration_documents()["storefront"]
+    document = table.documents()["storefront"]
     assert document["codedeploy_application_name"] == "storefront"
     (notification,) = document["notifications"]
     assert notification["newrelic_notification"]["application_name"] == "storefront-web"
@@ -62,14 +65,14 @@ def test_updates_renames_and_deletes_reach_dynamodb(table, api):
     path = f"/api/registrations/{registration_id}/"
     response = send(api, "patch", path, {"enabled": False})
     assert response.status_code == 200, response.content
-    assert table.registration_documents()["storefront"]["enabled"] is False
+    assert table.documents()["storefront"]["enabled"] is False
 
     response = send(api, "patch", path, {"codedeploy_application_name": "shop"})
     assert response.status_code == 200, response.content
-    assert set(table.registration_documents()) == {"shop"}
+    assert set(table.documents()) == {"shop"}
 
     assert api.delete(path).status_code == 204
-    assert table.registration_documents() == {}
+    assert table.documents() == {}
 
 
 def test_a_refused_write_fails_the_request_and_saves_nothing(table, api):
@@ -105,13 +108,13 @@ def test_a_registration_saved_in_the_admin_is_in_dynamodb(table, admin_client):
     }
     response = admin_client.post(ADD_URL, data)
     assert response.status_code == 302, response.content.decode()[:2000]
-    (notification,) = table.registration_documents()["storefront"]["notifications"]
+    (notification,) = table.documents()["storefront"]["notifications"]
     assert notification["newrelic_notification"]["application_name"] == "storefront-web"
 
     registration = Registration.objects.get()
     delete_url = f"/admin/registrations/registration/{registration.pk}/delete/"
     assert admin_client.post(delete_url, {"post": "yes"}).status_code == 302
-    assert table.registration_documents() == {}
+    assert table.documents() == {}
 
 
 def test_the_admin_shows_a_refusal_and_saves_nothing(table, admin_client):
@@ -134,10 +137,10 @@ def test_sync_pushes_every_registration_and_reports_differences(table, api, sett
     send(api, "post", "/api/registrations/", ORIGINAL)
     send(api, "post", "/api/registrations/", {**ORIGINAL, "codedeploy_application_name": "shop"})
     # DynamoDB drifted: one document lost, one stale, one left over.
-    table.registration_delete("shop")
-    stale = table.registration_documents()["storefront"]
-    table.registration_put({**stale, "enabled": False})
-    table.registration_put({**stale, "codedeploy_application_name": "gone"})
+    table.delete("shop")
+    stale = table.documents()["storefront"]
+    table.put({**stale, "enabled": False})
+    table.put({**stale, "codedeploy_application_name": "gone"})
 
     call_command("dynamodb_sync_registrations", "--dry-run")
     dry = capsys.readouterr().out
@@ -145,10 +148,10 @@ def test_sync_pushes_every_registration_and_reports_differences(table, api, sett
     assert "updated storefront (differed in enabled)" in dry
     assert "removed gone (no such registration here)" in dry
     assert "dry run: nothing was written" in dry
-    assert "gone" in table.registration_documents()
+    assert "gone" in table.documents()
 
     call_command("dynamodb_sync_registrations")
     assert "1 added, 1 updated, 1 removed, 0 already the same" in capsys.readouterr().out
-    assert set(table.registration_documents()) == {"storefront", "shop"}
+    assert set(table.documents()) == {"storefront", "shop"}
     call_command("dynamodb_sync_registrations")
     assert "0 added, 0 updated, 0 removed, 2 already the same" in capsys.readouterr().out

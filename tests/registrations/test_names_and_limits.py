@@ -281,3 +281,19 @@ def test_the_admin_list_renders_with_a_name_stored_before_names_were_checked(sta
     response = staff_admin.get("/admin/registrations/registration/")
     assert response.status_code == 200
     assert "team/app" in response.content.decode()
+
+
+def test_the_service_itself_refuses_what_the_api_and_admin_refuse():
+    """For callers other than the API and the admin (the engine as a library)."""
+    from django.core.exceptions import ValidationError
+
+    from registrations.services import registration_create
+
+    one = [("newrelic", {"application_name": "web"})]
+    with pytest.raises(ValidationError) as caught:
+        registration_create(codedeploy_application_name="team/app", setups=one)
+    assert "codedeploy_application_name" in caught.value.message_dict
+    with pytest.raises(ValidationError) as caught:
+        registration_create(codedeploy_application_name="storefront", setups=one * 21)
+    assert "NOTIFIER_MAX_SETUPS_PER_REGISTRATION" in caught.value.message_dict["notifications"][0]
+    assert not Registration.objects.exists()

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from notifier.storage.base import StorageError
 from notifier.storage.dynamodb import DynamoStore
+from registrations.storage import RegistrationTable
 
 
 class Command(BaseCommand):
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         prefix = settings.NOTIFIER_DYNAMODB_TABLE_PREFIX
         try:
             lines = DynamoStore(prefix=prefix).tables_ensure()
+            lines += RegistrationTable(prefix=prefix).table_ensure()
         except StorageError as exc:
             raise CommandError(str(exc)) from exc
         for line in lines:

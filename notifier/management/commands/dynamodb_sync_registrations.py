@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from notifier.storage.base import StorageError
-from registrations.dynamodb import registrations_sync
+from registrations.services import registrations_sync
 
 
 class Command(BaseCommand):

@@ -1,18 +1,36 @@
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+# The production web server, as README.md's "Running in production" documents it: one
+# process with threads keeps one SQLite file's writers in one place and uses about 60 MB.
+GUNICORN_OPTIONS = ["--workers", "1", "--threads", "8", "--graceful-timeout", "10"]
+
+
+def gunicorn_command(*, host: str, port: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "notifier.wsgi",
+        "--bind",
+        f"{host}:{port}",
+        *GUNICORN_OPTIONS,
+        "--access-logfile",
+        "-",
+    ]
 
 
 class Command(BaseCommand):
     help = (
-        "Run the whole service in the foreground: the web app and the django-q2 cluster "
-        "(scheduler and workers). Ctrl-C stops both."
+        "Run the whole service in the foreground: the web app (gunicorn, static files by "
+        "WhiteNoise) and the django-q2 cluster (scheduler and workers). Ctrl-C stops both."
     )
 
     def add_arguments(self, parser):
@@ -20,18 +38,18 @@ class Command(BaseCommand):
         parser.add_argument("--port", default="8000")
 
     def handle(self, *args, host: str, port: str, **options):
-        manage = [sys.executable, "manage.py"]
+        call_command("collectstatic", interactive=False, verbosity=0)
         processes = {
-            "web": subprocess.Popen(
-                [*manage, "runserver", "--noreload", "--insecure", f"{host}:{port}"]
-            ),
-            "cluster": subprocess.Popen([*manage, "qcluster"]),
+            "web": subprocess.Popen(gunicorn_command(host=host, port=port)),
+            "cluster": subprocess.Popen([sys.executable, "manage.py", "qcluster"]),
         }
         self.stdout.write(
             f"CodeDeploy Notifier is running: http://{host}:{port}/ "
-            "(admin at /admin/, API docs at /api/docs/). Ctrl-C stops it."
+            "(admin at /admin/, API docs at /api/docs/). Ctrl-C stops it.",
         )
+        self.stdout.flush()
         stopping = False
+        crashed = ""
 
         def stop(*_):
             nonlocal stopping
@@ -42,21 +60,24 @@ class Command(BaseCommand):
         try:
             while not stopping:
                 for name, process in processes.items():
-                    if process.poll() is not None:
-                        self.stderr.write(
-                            f"the {name} process exited with code "
-                            f"{process.returncode}; stopping the service"
+                    if process.poll() is not None and not stopping:
+                        crashed = (
+                            f"the {name} process exited with code {process.returncode}; "
+                            "the service stopped"
                         )
                         stopping = True
-                time.sleep(0.5)
+                time.sleep(0.2)
         finally:
             for process in processes.values():
                 if process.poll() is None:
-                    process.send_signal(signal.SIGTERM if os.name == "posix" else signal.SIGINT)
+                    process.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + 15
             for process in processes.values():
                 try:
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     process.kill()
+                    process.wait()
             self.stdout.write("stopped")
+        if crashed:
+            raise CommandError(crashed)

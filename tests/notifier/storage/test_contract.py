@@ -68,6 +68,11 @@ def test_it_implements_the_protocol(store):
     assert isinstance(store, Store)
 
 
+def test_it_says_how_many_deployments_the_poller_may_store_at_once(store):
+    assert "write_concurrency" in Store.__annotations__
+    assert isinstance(store.write_concurrency, int) and store.write_concurrency >= 1
+
+
 # --- poll state --------------------------------------------------------------------------
 
 

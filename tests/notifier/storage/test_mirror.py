@@ -16,9 +16,9 @@ from notifier import models as m
 from notifier.dispatch import delivery_send
 from notifier.events import Event
 from notifier.routers import AuditRouter
-from notifier.storage import history_database
+from notifier.storage import get_store, history_database
 from notifier.storage.base import DELIVERED, FAILED, DeliveryKey
-from notifier.storage.dynamodb import DynamoStore, build_store
+from notifier.storage.dynamodb import DynamoStore
 from notifier.storage.mirror import MirrorStore, mirror_backfill
 from notifier.storage.orm import OrmStore
 from registrations.models import Registration
@@ -143,10 +143,10 @@ def test_the_dynamodb_factory_adds_the_mirror_only_with_an_audit_database(
     aws, settings, monkeypatch
 ):
     settings.NOTIFIER_STORAGE = "dynamodb"
-    assert isinstance(build_store(), DynamoStore)
+    assert isinstance(get_store(), DynamoStore)
     assert history_database() is None
     monkeypatch.setitem(settings.DATABASES, "audit", settings.DATABASES[POSTGRES_ALIAS])
-    store = build_store()
+    store = get_store()
     assert isinstance(store, MirrorStore) and store.mirror.using == "audit"
     assert history_database() == "audit"
     settings.NOTIFIER_STORAGE = "orm"

@@ -13,7 +13,9 @@ from typing import Any
 
 from channels.messages import render, sample_event
 from channels.registry import api_key, label_for, module_for
+from notifier.dispatch import send_once
 from notifier.events import DeploymentEvent, Event
+from notifier.storage import get_store
 from registrations.models import NotificationSetup, Registration, split_groups
 
 log = logging.getLogger(__name__)
@@ -48,8 +50,6 @@ class Preview:
 
 
 def latest_deployment(application: str) -> DeploymentEvent | None:
-    from notifier.storage import get_store
-
     try:
         page = get_store().deployments_page(application=application, per_page=1)
     except Exception as exc:  # a preview must not fail because history is unreachable
@@ -127,8 +127,6 @@ def registration_test_send(
 ) -> list[TestResult]:
     """Send a sample event through every setup of the registration (or the one named), even
     disabled ones, and report each result. Nothing is written to the delivery ledger."""
-    from notifier.dispatch import send_once
-
     setups = registration.setups.all()
     if setup_id is not None:
         setups = setups.filter(pk=setup_id)

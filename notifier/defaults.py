@@ -1,0 +1,35 @@
+"""The engine's settings and their defaults, for a project that uses it as a library
+(notifier/library.py). Plain values only: a settings module can import this."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Every setting the engine reads, with the value notifier/settings.py gives it when its
+# environment variable is unset. A project copies those it needs (all of them, unless it
+# knows better) into its own settings module.
+ENGINE_SETTINGS: dict[str, Any] = {
+    "NOTIFIER_STORAGE": "orm",  # or "dynamodb"
+    "NOTIFIER_DYNAMODB_TABLE_PREFIX": "codedeploy-notifier-",
+    "NOTIFIER_DYNAMODB_TTL_DAYS": 180,
+    "NOTIFIER_POLL_INTERVAL": 2.0,
+    "NOTIFIER_POLL_LOOKBACK": 600,
+    "NOTIFIER_POLL_OVERLAP": 60,
+    "NOTIFIER_POLL_MODE": "account",
+    "NOTIFIER_LOOP_SECONDS": 90,
+    "NOTIFIER_SEND_TIMEOUT": 10,
+    "NOTIFIER_SEND_THREADS": 8,
+    "NOTIFIER_MAX_ATTEMPTS": 6,
+    "NOTIFIER_RETRY_BASE": 2,
+    "NOTIFIER_RETRY_MAX": 300,
+    "NOTIFIER_CLAIM_LEASE": 30,
+    "NOTIFIER_ENCRYPTION_KEY": "",  # Fernet keys, comma-separated, newest first
+    "NOTIFIER_URL_ALLOWLIST": [],  # hosts allowed although private (e.g. 127.0.0.1)
+    "NOTIFIER_FROM_EMAIL": "codedeploy-notifier@localhost",
+    "NEW_RELIC_API_KEY": "",
+    "NEW_RELIC_API_URL": "https://api.newrelic.com",
+    "NEW_RELIC_NERDGRAPH_URL": "https://api.newrelic.com/graphql",
+    "SLACK_API_URL": "https://slack.com/api",
+    "PAGERDUTY_EVENTS_URL": "https://events.pagerduty.com",
+    "EMAIL_URL": "",
+}

@@ -1,0 +1,140 @@
+"""`make run`'s service, as `make run` starts it: `manage.py run_service` with
+NOTIFIER_HTTPS=false supervises gunicorn (the web app, static files by WhiteNoise) and the
+django-q2 cluster; Ctrl-C stops everything and exits 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.processes import ROOT, service_env, wait_until
+from tests.support.services import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+STATIC_FILES = [
+    "/static/admin/css/base.css",
+    "/static/admin/js/core.js",
+    "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js",
+    "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css",
+]
+
+
+def group_members(pgid: int) -> list[int]:
+    """Process ids still alive in the process group `pgid` (zombies count as gone)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ")".
+        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        if int(pgrp) == pgid and state != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+@pytest.fixture
+def run_service(tmp_path):
+    port = free_port()
+    log_path = tmp_path / "run_service.log"
+    env = service_env(NOTIFIER_HTTPS="false", DJANGO_STATIC_ROOT=str(tmp_path / "static"))
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "run_service",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, as a terminal's foreground job is
+        )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(f"{base}/login/", timeout=5).status_code == 200
+        except (requests.ConnectionError, requests.Timeout):
+            return process.poll() is not None and pytest.fail(log_path.read_text())
+
+    try:
+        wait_until(up, timeout=90, interval=0.3, what="run_service's web app")
+        yield process, base, log_path
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def test_make_run_serves_pages_and_static_files_with_gunicorn_over_plain_http(run_service):
+    process, base, log_path = run_service
+
+    page = requests.get(f"{base}/login/", timeout=5, allow_redirects=False)
+    assert page.status_code == 200 and "Sign in" in page.text
+    assert page.headers["Server"].startswith("gunicorn"), page.headers["Server"]
+    for path in STATIC_FILES:
+        response = requests.get(f"{base}{path}", timeout=5)
+        assert response.status_code == 200, path
+        assert len(response.content) > 1000, path
+    compressed = requests.get(
+        f"{base}/static/admin/css/base.css", headers={"Accept-Encoding": "gzip"}, timeout=5
+    )
+    assert compressed.headers.get("Content-Encoding") == "gzip"
+
+
+def test_ctrl_c_stops_the_web_app_and_the_cluster_and_exits_0(run_service):
+    process, base, log_path = run_service
+    wait_until(
+        lambda: len(group_members(process.pid)) >= 4,
+        timeout=30,
+        what="run_service, gunicorn and qcluster processes",
+    )
+
+    started = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    assert process.wait(timeout=40) == 0, log_path.read_text()
+    took = time.monotonic() - started
+
+    wait_until(lambda: not group_members(process.pid), timeout=10, what="every child to exit")
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{base}/login/", timeout=2)
+    assert "stopped" in log_path.read_text()
+    assert took < 20, f"stopping took {took:.1f}s"
+
+
+def test_it_stops_everything_and_says_why_when_the_web_app_cannot_start(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "manage.py", "run_service", "--port", str(port)],
+            cwd=ROOT,
+            env=service_env(NOTIFIER_HTTPS="false", DJANGO_STATIC_ROOT=str(tmp_path)),
+            capture_output=True,
+            text=True,
+            timeout=90,
+            start_new_session=True,
+        )
+    assert result.returncode == 1
+    assert "the web process exited with code 1; the service stopped" in result.stderr
+    assert "stopped" in result.stdout

@@ -1,0 +1,25 @@
+"""A separate Django project that uses the engine as a library: only what the three apps
+need (no admin, no REST framework, no task queue, no sessions)."""
+
+from __future__ import annotations
+
+import os
+
+from notifier.defaults import ENGINE_SETTINGS
+
+SECRET_KEY = "library-test-only"
+USE_TZ = True
+INSTALLED_APPS = [
+    "django.contrib.auth",  # a registration's team is a Group
+    "django.contrib.contenttypes",
+    "notifier.apps.NotifierConfig",
+    "registrations.apps.RegistrationsConfig",
+    "channels.apps.NotificationChannelsConfig",
+]
+DATABASES = {
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ["LIBRARY_DATABASE"]}
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+globals().update(ENGINE_SETTINGS)
+NOTIFIER_URL_ALLOWLIST = ["127.0.0.1"]  # the test's webhook receiver is on loopback

@@ -1,0 +1,23 @@
+"""The test run's settings: the service's own, with a key pair made for this run, and the
+laptop's plain HTTP (`make run` sets NOTIFIER_HTTPS=false too; the production settings are
+checked in tests/notifier/test_deploy_settings.py).
+
+The keys go into os.environ before notifier.settings loads, so the processes the end-to-end
+tests start (`manage.py qcluster`, the web app) inherit the same pair and NOTIFIER_HTTPS.
+Keys already in the environment are kept. Nothing here is a key: they are generated at every
+start.
+"""
+
+from __future__ import annotations
+
+import os
+
+from notifier.keys import KEY_NAMES, keys_generate
+
+for _name, _value in keys_generate().items():
+    if _name in KEY_NAMES and not os.environ.get(_name):
+        os.environ[_name] = _value
+
+os.environ.setdefault("NOTIFIER_HTTPS", "false")
+
+from notifier.settings import *  # noqa: E402, F403
