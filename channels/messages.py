@@ -35,7 +35,7 @@ from django.conf import settings
 from django.template import Engine, Template, TemplateDoesNotExist, TemplateSyntaxError
 
 from channels import message_dialect as dialect
-from channels.base import ChannelError
+from channels.base import ChannelError, ErrorCode
 from channels.message_filters import duration
 from notifier.codedeploy import normalise
 from notifier.events import EVENT_LABELS, DeploymentEvent, Event
@@ -72,7 +72,7 @@ class MessageTemplateError(ChannelError):
     The same event would fail the same way again, so it is never retried."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, retryable=False)
+        super().__init__(message, code=ErrorCode.BAD_CONFIG, retryable=False)
 
 
 def context_for(event: DeploymentEvent) -> dict[str, Any]:

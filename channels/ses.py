@@ -15,7 +15,7 @@ from django.core.validators import validate_email
 from django.db import models
 
 from channels import aws
-from channels.base import ChannelError, Delivery, sender
+from channels.base import ChannelError, Delivery, ErrorCode, sender
 from channels.email import split_recipients, validate_recipients
 from channels.messages import render, render_html
 from notifier.events import DeploymentEvent, Event
@@ -116,20 +116,23 @@ def email_request(event: DeploymentEvent, setup: SesSetup) -> dict[str, Any]:
 def send(event: DeploymentEvent, setup: SesSetup) -> Delivery:
     problem = from_address_problem(setup.from_address)
     if problem:  # saved before the rule, or written straight into the database
-        raise ChannelError(problem)
+        raise ChannelError(problem, code=ErrorCode.BAD_CONFIG)
     client = aws.client("sesv2")
     try:
         answer = aws.call(WHAT, client.send_email, **email_request(event, setup))
     except ChannelError as exc:
-        if "not verified" in exc.message.lower():
+        if exc.provider_code == "MessageRejected" and "not verified" in exc.message.lower():
             # MessageRejected: "Email address is not verified. The following identities
-            # failed the check in region ...": a retry cannot help.
+            # failed the check in region ...": a retry cannot help. AWS has no finer error
+            # code for this, so its own message tells it apart from other rejections.
             raise ChannelError(
                 f"SES refused to send: an address is not verified ({exc.message}). Verify "
                 f"{setup.from_address} (or its domain) in SES in "
                 f"{client.meta.region_name}; while the account is in the SES sandbox, verify "
                 "every recipient too",
+                code=ErrorCode.BAD_CONFIG,
                 response_status=exc.response_status,
+                provider_code=exc.provider_code,
             ) from None
         raise
     return Delivery(response_status=200, detail=f"SES message {answer.get('MessageId', '')}")

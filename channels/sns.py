@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from channels import aws
-from channels.base import ChannelError, Delivery, sender
+from channels.base import ChannelError, Delivery, ErrorCode, sender
 from channels.messages import render
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup
@@ -128,7 +128,8 @@ def topic_arn(topic: str, *, region: str, account: str) -> str:
         return topic
     if not account:
         raise ChannelError(
-            f"cannot tell which AWS account topic {topic!r} is in: give its full ARN"
+            f"cannot tell which AWS account topic {topic!r} is in: give its full ARN",
+            code=ErrorCode.BAD_CONFIG,
         )
     return f"arn:aws:sns:{region}:{account}:{topic}"
 
@@ -178,15 +179,17 @@ def send(event: DeploymentEvent, setup: SnsSetup) -> Delivery:
         account = service_account()  # raises ChannelError, retryable when STS is unreachable
     problem = topic_problem(setup.topic)
     if problem:  # saved before the rule, or written straight into the database
-        raise ChannelError(problem)
+        raise ChannelError(problem, code=ErrorCode.BAD_CONFIG)
     arn = topic_arn(setup.topic, region=client.meta.region_name, account=account)
     try:
         answer = aws.call(WHAT, client.publish, **publish_request(event, setup, arn=arn))
     except ChannelError as exc:
-        if "NotFound" in exc.message:
+        if exc.code == ErrorCode.NOT_FOUND:
             raise ChannelError(
                 f"SNS topic {arn} does not exist: check the topic in this setup",
+                code=ErrorCode.NOT_FOUND,
                 response_status=exc.response_status,
+                provider_code=exc.provider_code,
             ) from None
         raise
     return Delivery(response_status=200, detail=f"SNS message {answer.get('MessageId', '')}")

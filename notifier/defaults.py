@@ -23,6 +23,8 @@ ENGINE_SETTINGS: dict[str, Any] = {
     "NOTIFIER_RETRY_BASE": 2,
     "NOTIFIER_RETRY_MAX": 300,
     "NOTIFIER_CLAIM_LEASE": 30,
+    "NOTIFIER_TEMPLATE_TIME_LIMIT_MS": 50,
+    "NOTIFIER_TEMPLATE_MAX_BYTES": 64 * 1024,
     "NOTIFIER_ENCRYPTION_KEY": "",  # Fernet keys, comma-separated, newest first
     "NOTIFIER_URL_ALLOWLIST": [],  # hosts allowed although private (e.g. 127.0.0.1)
     "NOTIFIER_FROM_EMAIL": "codedeploy-notifier@localhost",

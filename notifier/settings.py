@@ -105,6 +105,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "notifier.middleware.RequestBodyLimitMiddleware",  # first: a 413 before anything reads
     "django.middleware.security.SecurityMiddleware",
     # Static files (admin, API docs) straight from STATIC_ROOT, compressed, before anything
     # touches the session or the database.
@@ -241,13 +242,21 @@ LOGGING = {
 }
 
 # --- REST API -----------------------------------------------------------------------------
+# Request bodies: a registration is a few kilobytes (a setup's message template at most 20,000
+# characters), so 1 MiB leaves room for dozens of setups while bounding what one request may
+# make the service hold in memory; Django's default is 2.5 MB. Over it: 413, on every path.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("NOTIFIER_MAX_REQUEST_BYTES", 1024 * 1024, minimum=65536)
+# JSON nested deeper than this is refused (400) before it is parsed: a registration is 5 deep,
+# and json.loads recurses per level, raising RecursionError near 1,000.
+NOTIFIER_MAX_JSON_DEPTH = envint("NOTIFIER_MAX_JSON_DEPTH", 64, minimum=8)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["registrations.parsers.LimitedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -315,8 +324,15 @@ PAGERDUTY_EVENTS_URL = env("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com
 
 
 def _email(url: str) -> dict:
-    """EMAIL_URL -> Django's EMAIL_* settings: smtp:// (STARTTLS with ?tls=true) or smtps://."""
-    from urllib.parse import parse_qs, unquote, urlsplit
+    """EMAIL_URL -> Django's EMAIL_* settings, parsed by dj-email-url.
+
+    smtp:// (STARTTLS with ?tls=true, implicit TLS with ?ssl=true) or smtps://, which here
+    means implicit TLS on port 465 (dj-email-url reads smtps as STARTTLS: translated below).
+    Errors name EMAIL_URL and never repeat the URL, which holds the password.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    import dj_email_url
 
     if not url:
         return {}
@@ -330,22 +346,37 @@ def _email(url: str) -> dict:
         port = parts.port
     except ValueError:
         raise ImproperlyConfigured("EMAIL_URL has a port that is not a number") from None
+    implicit_tls = parts.scheme == "smtps"
+    try:
+        config = dj_email_url.parse(urlunsplit(parts._replace(scheme="smtp")))
+    except ValueError as exc:  # e.g. ?timeout=soon
+        raise ImproperlyConfigured(
+            f"EMAIL_URL has a query value that is not valid ({exc}): correct or remove it"
+        ) from None
     if not parts.hostname:
         raise ImproperlyConfigured("EMAIL_URL names no host, e.g. smtp://mail.example.com:25")
-    query = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
-    use_tls = query.get("tls", "false") in ("1", "true", "yes", "on")
+    if implicit_tls:
+        config["EMAIL_USE_SSL"], config["EMAIL_USE_TLS"] = True, False
+        config["EMAIL_PORT"] = port or 465
     return {
-        "EMAIL_HOST": parts.hostname,
-        "EMAIL_PORT": port or (465 if parts.scheme == "smtps" else 25),
-        "EMAIL_HOST_USER": unquote(parts.username or ""),
-        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
-        "EMAIL_USE_TLS": use_tls and parts.scheme == "smtp",
-        "EMAIL_USE_SSL": parts.scheme == "smtps",
+        "EMAIL_HOST": config["EMAIL_HOST"],
+        "EMAIL_PORT": config["EMAIL_PORT"],
+        "EMAIL_HOST_USER": config["EMAIL_HOST_USER"] or "",
+        "EMAIL_HOST_PASSWORD": config["EMAIL_HOST_PASSWORD"] or "",
+        "EMAIL_USE_TLS": config["EMAIL_USE_TLS"],
+        "EMAIL_USE_SSL": config["EMAIL_USE_SSL"],
     }
 
 
 EMAIL_URL = env("EMAIL_URL")
-globals().update(_email(EMAIL_URL))
+_email_settings = _email(EMAIL_URL)
+# Django's defaults when EMAIL_URL is empty (email setups then fail with "EMAIL_URL is not set").
+EMAIL_HOST = _email_settings.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _email_settings.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _email_settings.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email_settings.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email_settings.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email_settings.get("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = NOTIFIER_SEND_TIMEOUT
 NOTIFIER_FROM_EMAIL = env("NOTIFIER_FROM_EMAIL", "codedeploy-notifier@localhost")
 DEFAULT_FROM_EMAIL = NOTIFIER_FROM_EMAIL

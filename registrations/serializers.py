@@ -243,6 +243,9 @@ class TestResultSerializer(serializers.Serializer):
     retryable = serializers.BooleanField(
         required=False, help_text="True when the failure is temporary (a retry may succeed)."
     )
+    error_code = serializers.CharField(
+        required=False, help_text="Why it was not delivered, for code: see channels.base.ErrorCode."
+    )
 
 
 class TestResponseSerializer(serializers.Serializer):

@@ -79,6 +79,7 @@ class AttemptOutcome:
     error: str = ""
     detail: str = ""  # what the provider answered, e.g. a marker id
     next_attempt_at: datetime | None = None
+    error_code: str = ""  # a channels.base.ErrorCode value when error is set
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Attempt:
     response_status: int | None
     error: str
     detail: str
+    error_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class Delivery:
     last_error: str
     event: DeploymentEvent
     history: tuple[Attempt, ...] = ()
+    last_error_code: str = ""
 
 
 @dataclass(frozen=True)

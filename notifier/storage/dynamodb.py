@@ -247,6 +247,7 @@ def _attempt_from(raw: dict[str, Any]) -> Attempt:
         response_status=raw.get("response_status"),
         error=raw.get("error", ""),
         detail=raw.get("detail", ""),
+        error_code=raw.get("error_code", ""),
     )
 
 
@@ -261,6 +262,7 @@ def delivery_from_item(values: dict[str, Any], *, with_history: bool = True) -> 
         updated_at=_dt(values["updated_us"]),
         next_attempt_at=_dt(values.get("next_attempt_us")),
         last_error=values.get("last_error", ""),
+        last_error_code=values.get("last_error_code", ""),
         event=DeploymentEvent.from_dict(json.loads(values["payload"])),
         history=history,
     )
@@ -472,11 +474,13 @@ class DynamoStore:
             "latency_ms": outcome.latency_ms,
             "response_status": outcome.response_status,
             "error": outcome.error,
+            "error_code": outcome.error_code,
             "detail": outcome.detail,
         }
         values: dict[str, Any] = {
             ":state": outcome.state,
             ":error": outcome.error,
+            ":error_code": outcome.error_code,
             ":now": _us(now),
             ":attempt": [{k: v for k, v in attempt.items() if v is not None}],
             ":token": claim.token,
@@ -484,6 +488,7 @@ class DynamoStore:
         assignments = [
             "#state = :state",
             "last_error = :error",
+            "last_error_code = :error_code",
             "updated_us = :now",
             "history = list_append(history, :attempt)",
         ]

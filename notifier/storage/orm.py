@@ -57,6 +57,7 @@ def delivery_from_model(row: m.Delivery, *, with_history: bool = False) -> Deliv
                 response_status=a.response_status,
                 error=a.error,
                 detail=a.detail,
+                error_code=a.error_code,
             )
             for a in row.history.all()
         )
@@ -69,6 +70,7 @@ def delivery_from_model(row: m.Delivery, *, with_history: bool = False) -> Deliv
         updated_at=row.updated_at,
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,
+        last_error_code=row.last_error_code,
         event=DeploymentEvent.from_dict(row.payload),
         history=history,
     )
@@ -213,6 +215,7 @@ class OrmStore:
                 lease_until=None,
                 next_attempt_at=outcome.next_attempt_at,
                 last_error=outcome.error,
+                last_error_code=outcome.error_code,
                 updated_at=now,
             )
             self._q(m.DeliveryAttempt).create(
@@ -223,6 +226,7 @@ class OrmStore:
                 latency_ms=outcome.latency_ms,
                 response_status=outcome.response_status,
                 error=outcome.error,
+                error_code=outcome.error_code,
                 detail=outcome.detail,
             )
         return True

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from channels import aws as channel_aws
 from channels import ses, sns
-from channels.base import ChannelError
+from channels.base import ChannelError, ErrorCode
 from channels.ses import SesSetup
 from channels.sns import SnsSetup
 from registrations.models import Registration
@@ -133,7 +133,7 @@ def test_an_ses_setup_written_straight_into_the_database_does_not_send(
     )
     with pytest.raises(ChannelError) as caught:
         ses.send(failed_event, setup)
-    assert not caught.value.retryable
+    assert not caught.value.retryable and caught.value.code == ErrorCode.BAD_CONFIG
     assert "NOTIFIER_SES_FROM_ALLOWED" in caught.value.message
     assert ses_sent() == []
 
@@ -218,7 +218,7 @@ def test_an_sns_setup_written_straight_into_the_database_does_not_publish(
     with pytest.raises(ChannelError) as caught:
         sns.send(failed_event, setup)
 
-    assert not caught.value.retryable
+    assert not caught.value.retryable and caught.value.code == ErrorCode.BAD_CONFIG
     assert "NOTIFIER_SNS_TOPIC_ALLOWED" in caught.value.message
     assert "Messages" not in sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0)
 

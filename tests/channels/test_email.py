@@ -152,6 +152,65 @@ def test_email_url_becomes_django_settings():
     assert _email("smtps://mail.example.com")["EMAIL_USE_SSL"] is True
 
 
+def test_smtp_with_ssl_true_is_implicit_tls_and_tls_true_is_starttls():
+    assert _email("smtp://mail.example.com:465?ssl=true")["EMAIL_USE_SSL"] is True
+    assert _email("smtp://mail.example.com:465?ssl=true")["EMAIL_USE_TLS"] is False
+    assert _email("smtp://mail.example.com:587?tls=TRUE")["EMAIL_USE_TLS"] is True
+    assert _email("smtp://mail.example.com")["EMAIL_PORT"] == 25
+    assert _email("smtps://u:p@mail.example.com:2465") == {
+        "EMAIL_HOST": "mail.example.com",
+        "EMAIL_PORT": 2465,
+        "EMAIL_HOST_USER": "u",
+        "EMAIL_HOST_PASSWORD": "p",
+        "EMAIL_USE_TLS": False,
+        "EMAIL_USE_SSL": True,
+    }
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("http://user:hunter2@mail.example.com", "EMAIL_URL must look like smtp://"),
+        ("smtp://user:hunter2@mail.example.com:port", "EMAIL_URL has a port that is not a number"),
+        ("smtp://user:hunter2@:25", "EMAIL_URL names no host"),
+        ("smtp://user:hunter2@mail.example.com?timeout=soon", "EMAIL_URL has a query value"),
+    ],
+)
+def test_a_bad_email_url_is_named_and_its_password_never_shown(url, words):
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match=words) as caught:
+        _email(url)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_the_service_reads_email_url_into_django_settings_at_start():
+    import os
+
+    script = (
+        "from django.conf import settings as s; "
+        "print(s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD, "
+        "s.EMAIL_USE_TLS, s.EMAIL_USE_SSL)"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        env={**os.environ, "EMAIL_URL": "smtps://ops%40example.com:p%3Ass@Mail.Example.com"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == [
+        "mail.example.com",
+        "465",
+        "ops@example.com",
+        "p:ss",
+        "False",
+        "True",
+    ]
+    assert "Warning" not in result.stderr
+
+
 @pytest.mark.parametrize(
     "env, words",
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import timedelta
 
@@ -78,6 +79,19 @@ def test_every_ledger_write_reaches_the_mirror(store):
 
     assert store.delivery_requeue(key)
     assert mirrored("d-1").deliveries[0].state == "pending"
+
+
+def test_an_error_code_reaches_the_mirror(store):
+    e = deployment("d-2")
+    store.deployment_save(e, seen_at=timezone.now())
+    key = DeliveryKey("d-2", "succeeded", 7)
+    assert store.delivery_create(key, kind="newrelic", event=e)
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    failure = dataclasses.replace(outcome(FAILED, error="refused"), error_code="forbidden")
+    assert store.delivery_record(claim, failure)
+    (delivery,) = mirrored("d-2").deliveries
+    assert delivery.last_error_code == "forbidden"
+    assert [a.error_code for a in delivery.history] == ["forbidden"]
 
 
 def test_history_pages_come_from_the_mirror(store):
