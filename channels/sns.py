@@ -174,9 +174,10 @@ def preview(event: DeploymentEvent, setup: SnsSetup) -> dict[str, str]:
 def send(event: DeploymentEvent, setup: SnsSetup) -> Delivery:
     client = aws.client("sns")
     account = ""
-    if not setup.topic.startswith("arn:"):
-        # A name is a topic of the service's own account, whichever account deployed.
-        account = service_account()  # raises ChannelError, retryable when STS is unreachable
+    if not settings.NOTIFIER_SNS_TOPIC_ALLOWED or not setup.topic.startswith("arn:"):
+        # The default rule, and a name (a topic of the service's own account, whichever
+        # account deployed), need the account: ChannelError, retryable when STS is unreachable.
+        account = service_account()
     problem = topic_problem(setup.topic)
     if problem:  # saved before the rule, or written straight into the database
         raise ChannelError(problem, code=ErrorCode.BAD_CONFIG)

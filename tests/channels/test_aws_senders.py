@@ -235,3 +235,14 @@ def test_a_topic_name_is_published_in_the_services_own_account(
     delivery = sns.send(event, SnsSetup(registration=registration, topic="deployments"))
     assert delivery.detail.startswith("SNS message")
     assert arn.split(":")[4] == ACCOUNT
+
+
+def test_a_send_while_sts_is_unreachable_is_retried_not_dropped(
+    aws_channels, registration, failed_event, monkeypatch
+):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", f"http://127.0.0.1:{free_port()}")
+    channel_aws.reset_clients()
+    setup = SnsSetup(registration=registration, topic=f"arn:aws:sns:{REGION}:{ACCOUNT}:deployments")
+    with pytest.raises(ChannelError) as caught:
+        sns.send(failed_event, setup)
+    assert caught.value.retryable
