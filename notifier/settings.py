@@ -272,6 +272,38 @@ EMAIL_TIMEOUT = NOTIFIER_SEND_TIMEOUT
 NOTIFIER_FROM_EMAIL = env("NOTIFIER_FROM_EMAIL", "codedeploy-notifier@localhost")
 DEFAULT_FROM_EMAIL = NOTIFIER_FROM_EMAIL
 
+# --- Bounds on what one user or one registration can make the service send ----------------
+# A registration fans out to at most this many setups, and an email setup (SMTP or SES) to
+# at most this many recipients: one deployment cannot turn into thousands of messages.
+NOTIFIER_MAX_SETUPS_PER_REGISTRATION = envint("NOTIFIER_MAX_SETUPS_PER_REGISTRATION", 20, minimum=1)
+NOTIFIER_MAX_RECIPIENTS = envint("NOTIFIER_MAX_RECIPIENTS", 50, minimum=1)
+# Sends a person starts by hand (the test endpoint and admin action, Resend on the history
+# pages): at most this many per user per minute, counted per action, in the cache below.
+NOTIFIER_MANUAL_SENDS_PER_MINUTE = envint("NOTIFIER_MANUAL_SENDS_PER_MINUTE", 10, minimum=1)
+# Who SES setups may send as: addresses and @domain entries, comma-separated.
+# Empty: NOTIFIER_FROM_EMAIL only.
+NOTIFIER_SES_FROM_ALLOWED = [
+    a.strip() for a in env("NOTIFIER_SES_FROM_ALLOWED").split(",") if a.strip()
+]
+# Which SNS topics setups may publish to: ARN patterns, `*` matching within one part of the
+# ARN, comma-separated. Empty: every topic of the service's own account (from STS).
+NOTIFIER_SNS_TOPIC_ALLOWED = [
+    a.strip() for a in env("NOTIFIER_SNS_TOPIC_ALLOWED").split(",") if a.strip()
+]
+
+for _entry in NOTIFIER_SES_FROM_ALLOWED:
+    if "@" not in _entry or " " in _entry:
+        raise ImproperlyConfigured(
+            "NOTIFIER_SES_FROM_ALLOWED takes addresses and @domain entries, comma-separated "
+            f"(deploys@example.com,@notify.example.com), not {_entry!r}"
+        )
+for _entry in NOTIFIER_SNS_TOPIC_ALLOWED:
+    if not _entry.startswith("arn:") or _entry.count(":") != 5:
+        raise ImproperlyConfigured(
+            "NOTIFIER_SNS_TOPIC_ALLOWED takes topic ARN patterns, comma-separated, with * "
+            f"for any part (arn:aws:sns:*:123456789012:deploy-*), not {_entry!r}"
+        )
+
 # --- Keys ---------------------------------------------------------------------------------
 # DJANGO_SECRET_KEY signs sessions and CSRF tokens. NOTIFIER_ENCRYPTION_KEY encrypts the
 # secrets in notification setups (webhook URLs, tokens, routing keys): Fernet keys,
@@ -315,3 +347,19 @@ elif Q_BROKER_URL:
     )
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- caches ---------------------------------------------------------------------------------
+# `ratelimit` counts the sends people start by hand (notifier.ratelimit) and must be shared
+# by every process and node: Redis when the nodes share one already (Q_BROKER_URL), else a
+# table in the database they share (`migrate` creates it). `default` stays per process.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": Q_BROKER_URL}
+        if Q_BROKER_URL
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "notifier_ratelimit",
+        }
+    ),
+}
