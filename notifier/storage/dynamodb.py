@@ -513,6 +513,31 @@ class DynamoStore:
             raise
         return True
 
+    @guarded
+    def delivery_release(self, claim: Claim) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.deliveries_table,
+                Key=self._key(claim.key),
+                UpdateExpression="SET attempts = attempts - :one, updated_us = :now "
+                "REMOVE lease_token, lease_until_us",
+                ConditionExpression="lease_token = :token AND #state = :pending",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":one": 1,
+                        ":now": _us(timezone.now()),
+                        ":token": claim.token,
+                        ":pending": PENDING,
+                    }
+                ),
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
     def _query(self, **params: Any) -> Iterator[dict[str, Any]]:
         """Every item a Query returns, page after page."""
         while True:
