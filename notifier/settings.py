@@ -97,9 +97,10 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Before django_q: its `qcluster` command is notifier's (it tells loops when to stop).
+    "notifier.apps.NotifierConfig",
     "django_q",
     "axes",
-    "notifier.apps.NotifierConfig",
     "registrations.apps.RegistrationsConfig",
     "channels.apps.NotificationChannelsConfig",
 ]
@@ -305,6 +306,18 @@ if NOTIFIER_CLAIM_LEASE <= NOTIFIER_SEND_TIMEOUT:
 # The scheduled task runs a polling loop for this long; the schedule fires every minute and
 # django-q2's scheduler wakes only about every 30 s, so the loop outlives the period.
 NOTIFIER_LOOP_SECONDS = envnumber("NOTIFIER_LOOP_SECONDS", 90, minimum=1)
+# One service loop (and so one pool of NOTIFIER_SEND_THREADS senders) per node: the loops
+# of one node take an exclusive lock on this file (notifier.loop). Processes that share it
+# are one node.
+NOTIFIER_NODE_LOCK = Path(env("NOTIFIER_NODE_LOCK") or VAR_DIR / "service-loop.lock")
+# How long a stopping service (manage.py run_service) waits for the cluster to finish the
+# sends in flight before it kills it: longer than one send.
+NOTIFIER_STOP_TIMEOUT = envnumber("NOTIFIER_STOP_TIMEOUT", NOTIFIER_SEND_TIMEOUT + 20, minimum=1)
+if NOTIFIER_STOP_TIMEOUT <= NOTIFIER_SEND_TIMEOUT:
+    raise ImproperlyConfigured(
+        "NOTIFIER_STOP_TIMEOUT must be longer than NOTIFIER_SEND_TIMEOUT, or a stop could "
+        "kill a send in flight"
+    )
 
 NEW_RELIC_API_KEY = env("NEW_RELIC_API_KEY")
 NEW_RELIC_API_URL = env("NEW_RELIC_API_URL", "https://api.newrelic.com").rstrip("/")

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -71,7 +72,9 @@ class Command(BaseCommand):
             for process in processes.values():
                 if process.poll() is None:
                     process.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 15
+            # The cluster finishes its sends in flight first (notifier.loop): wait longer
+            # than one send (NOTIFIER_STOP_TIMEOUT) before killing anything.
+            deadline = time.monotonic() + settings.NOTIFIER_STOP_TIMEOUT
             for process in processes.values():
                 try:
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
