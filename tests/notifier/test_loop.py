@@ -132,3 +132,17 @@ def test_a_loop_told_to_stop_returns_and_releases_the_poll_lease_and_the_node_lo
     assert lock.acquire(stopping=fresh, until=time.monotonic())
     lock.release()
     fresh.close()
+
+
+def test_a_stop_timeout_no_longer_than_a_send_is_refused_at_start_up(tmp_path):
+    from tests.notifier.test_deploy_settings import manage, production_env
+
+    env = production_env(tmp_path, NOTIFIER_SEND_TIMEOUT="10", NOTIFIER_STOP_TIMEOUT="10")
+    result = manage(env, "check")
+    assert result.returncode != 0
+    assert "NOTIFIER_STOP_TIMEOUT must be longer than NOTIFIER_SEND_TIMEOUT" in result.stderr
+
+
+def test_run_service_waits_longer_than_a_send_for_the_cluster_to_stop(settings):
+    # The default: NOTIFIER_SEND_TIMEOUT (10) + 20; checked at start-up to exceed it.
+    assert settings.NOTIFIER_STOP_TIMEOUT == settings.NOTIFIER_SEND_TIMEOUT + 20 == 30
