@@ -18,13 +18,14 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     ConnectionError,
+    ConnectTimeoutError,
     NoCredentialsError,
     NoRegionError,
     ReadTimeoutError,
 )
 from django.conf import settings
 
-from channels.base import ChannelError
+from channels.base import ChannelError, ErrorCode, code_for_status
 
 # Error codes AWS services use for "slow down"; see
 # https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html
@@ -45,6 +46,24 @@ THROTTLING_CODES = frozenset(
         "PriorRequestNotComplete",
         "EC2ThrottledException",
     }
+)
+
+# Credentials AWS did not accept, and credentials that may not do this; see
+# https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html
+AUTH_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+        "InvalidAccessKeyId",
+    }
+)
+FORBIDDEN_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "AuthorizationError", "AuthorizationErrorException"}
 )
 
 _clients_lock = threading.Lock()
@@ -78,16 +97,25 @@ def call(what: str, operation: Callable[..., Any], **params: Any) -> Any:
     except ClientError as exc:
         raise error_for(exc, what=what) from None
     except (ReadTimeoutError, ConnectionError) as exc:
-        raise ChannelError(f"could not reach {what}: {exc}", retryable=True) from None
+        timed_out = isinstance(exc, ReadTimeoutError | ConnectTimeoutError)
+        raise ChannelError(
+            f"could not reach {what}: {exc}",
+            code=ErrorCode.TIMEOUT if timed_out else ErrorCode.UNREACHABLE,
+            retryable=True,
+        ) from None
     except NoCredentialsError:
         raise ChannelError(
             f"no AWS credentials for {what}: give the service credentials (environment, "
-            "profile or instance role)"
+            "profile or instance role)",
+            code=ErrorCode.BAD_CONFIG,
         ) from None
     except NoRegionError:
-        raise ChannelError(f"no AWS region for {what}: set AWS_REGION") from None
+        raise ChannelError(
+            f"no AWS region for {what}: set AWS_DEFAULT_REGION (boto3 does not read AWS_REGION)",
+            code=ErrorCode.BAD_CONFIG,
+        ) from None
     except BotoCoreError as exc:
-        raise ChannelError(f"could not call {what}: {exc}") from None
+        raise ChannelError(f"could not call {what}: {exc}", code=ErrorCode.INTERNAL) from None
 
 
 def error_for(exc: ClientError, *, what: str) -> ChannelError:
@@ -97,12 +125,34 @@ def error_for(exc: ClientError, *, what: str) -> ChannelError:
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     if code in THROTTLING_CODES or status == 429:
         return ChannelError(
-            f"{what} is throttling us ({code}): {message}", retryable=True, response_status=status
+            f"{what} is throttling us ({code}): {message}",
+            code=ErrorCode.RATE_LIMITED,
+            retryable=True,
+            response_status=status,
+            provider_code=code,
         )
     if status is not None and status >= 500:
         return ChannelError(
             f"{what} had a server error ({code or status}): {message}",
+            code=ErrorCode.SERVER_ERROR,
             retryable=True,
             response_status=status,
+            provider_code=code,
         )
-    return ChannelError(f"{what} refused the request ({code}): {message}", response_status=status)
+    return ChannelError(
+        f"{what} refused the request ({code}): {message}",
+        code=_client_error_code(code, status),
+        response_status=status,
+        provider_code=code,
+    )
+
+
+def _client_error_code(code: str, status: int | None) -> ErrorCode:
+    """A permanent AWS error's code: by the botocore error code first, then the status."""
+    if code in AUTH_CODES:
+        return ErrorCode.UNAUTHORIZED
+    if code in FORBIDDEN_CODES:
+        return ErrorCode.FORBIDDEN
+    if code.endswith(("NotFound", "NotFoundException")) or code == "NoSuchEntity":
+        return ErrorCode.NOT_FOUND
+    return code_for_status(status)

@@ -8,8 +8,9 @@ A channel is a module listed in channels.registry.KINDS with:
 - ``SETUP_MODEL``: a model inheriting registrations.models.NotificationSetup with the kind's
   typed, validated fields (shown as ordinary form fields with help text).
 - ``send(event, setup) -> Delivery``: render and send one notification; raise
-  ``ChannelError(message, retryable=...)`` when it did not go through. Building the request
-  is a pure function of (event, setup, settings), tested on its own. Decorate it with
+  ``ChannelError(message, code=..., retryable=...)`` when it did not go through, with an
+  ``ErrorCode`` saying why. Building the request is a pure function of (event, setup,
+  settings), tested on its own. Decorate it with
   ``@sender`` so failures never carry the setup's secrets.
 - ``SETUP_FIELDS``: the kind's own fields, in the order the admin and the API show them.
 
@@ -31,6 +32,7 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from channels.secrets import redact, secret_values, undecryptable_fields
@@ -46,24 +48,70 @@ class Delivery:
     detail: str = ""
 
 
+class ErrorCode(StrEnum):
+    """Why a notification did not go through, for code to branch on (people read the message).
+
+    A closed set: the ledger stores it beside the message (``error_code``), history chooses
+    its advice by it, and channels decide on fallbacks by it, never by the message's words.
+    """
+
+    BAD_REQUEST = "bad_request"  # the provider refused what we sent (400, 422, other 4xx)
+    UNAUTHORIZED = "unauthorized"  # the key, token or password was refused (401, SMTP 535)
+    FORBIDDEN = "forbidden"  # the credentials are good but may not do this (403, AccessDenied)
+    NOT_FOUND = "not_found"  # the target (application, topic, channel, URL) does not exist
+    RATE_LIMITED = "rate_limited"  # 429 or AWS throttling: retried with backoff
+    TIMEOUT = "timeout"  # the provider did not answer within NOTIFIER_SEND_TIMEOUT
+    UNREACHABLE = "unreachable"  # no connection: refused, DNS, TLS handshake, network
+    SERVER_ERROR = "server_error"  # the provider failed (5xx): retried with backoff
+    BAD_CONFIG = "bad_config"  # our side is misconfigured: a setting or a setup field
+    UNDECRYPTABLE = "undecryptable"  # a secret cannot be decrypted with NOTIFIER_ENCRYPTION_KEY
+    INTERNAL = "internal"  # a bug in this service (a channel crashed)
+    SETUP_DISABLED = "setup_disabled"  # the setup was deleted or disabled before sending
+
+
+# The code an HTTP status means, for statuses that have one of their own.
+STATUS_CODES = {
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    410: ErrorCode.NOT_FOUND,
+    429: ErrorCode.RATE_LIMITED,
+}
+
+
+def code_for_status(status: int | None) -> ErrorCode:
+    if status is None:
+        return ErrorCode.BAD_REQUEST
+    if status >= 500:
+        return ErrorCode.SERVER_ERROR
+    return STATUS_CODES.get(status, ErrorCode.BAD_REQUEST)
+
+
 class ChannelError(Exception):
     """A notification that did not go through.
 
+    code: an ErrorCode saying why, for code to branch on; the message is for people.
     retryable: True for timeouts, 429, 5xx and throttling (the dispatcher backs off and
     tries again); False for anything a retry cannot fix (bad configuration, 4xx).
     retry_after: seconds the provider asked us to wait (Retry-After), if it said.
+    provider_code: the provider's own error name where it gave one (Slack's
+    ``channel_not_found``, AWS's ``NotFound``), for a channel's own fallbacks.
     """
 
     def __init__(
         self,
         message: str,
         *,
+        code: ErrorCode,
         retryable: bool = False,
         retry_after: float | None = None,
         response_status: int | None = None,
+        provider_code: str = "",
     ):
         super().__init__(message)
         self.message = message
+        self.code = ErrorCode(code)
+        self.provider_code = provider_code
         self.retryable = retryable
         self.retry_after = retry_after
         self.response_status = response_status
@@ -82,7 +130,8 @@ def sender(send: Callable[[Any, Any], Delivery]) -> Callable[[Any, Any], Deliver
         if broken:
             raise ChannelError(
                 f"{', '.join(broken)} cannot be decrypted with NOTIFIER_ENCRYPTION_KEY (was the "
-                "key changed?): enter the value again in the setup, or restore the old key"
+                "key changed?): enter the value again in the setup, or restore the old key",
+                code=ErrorCode.UNDECRYPTABLE,
             )
         try:
             return send(event, setup)
@@ -96,6 +145,7 @@ def sender(send: Callable[[Any, Any], Delivery]) -> Callable[[Any, Any], Deliver
             raise ChannelError(
                 f"internal error in the {send.__module__} channel: "
                 f"{redact(f'{type(exc).__name__}: {exc}', secrets)}",
+                code=ErrorCode.INTERNAL,
                 retryable=True,
             ) from None
 

@@ -17,7 +17,7 @@ from django.core.mail.backends.smtp import EmailBackend
 from django.core.validators import validate_email
 from django.db import models
 
-from channels.base import ChannelError, Delivery, sender
+from channels.base import ChannelError, Delivery, ErrorCode, sender
 from channels.messages import render, render_html
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup, split_groups
@@ -27,7 +27,6 @@ LABEL = "Email (SMTP)"
 SHORT_LABEL = "Email"  # where space is tight: badges, chart legends
 DEFAULT_EVENTS = (Event.SUCCEEDED.value, Event.FAILED.value, Event.STOPPED.value)
 TEMPLATE_PARTS = ("subject", "body")
-MAX_RECIPIENTS = 50
 
 
 def split_recipients(text: str) -> list[str]:
@@ -38,8 +37,12 @@ def validate_recipients(text: str) -> None:
     recipients = split_recipients(text)
     if not recipients:
         raise ValidationError("Give at least one email address.")
-    if len(recipients) > MAX_RECIPIENTS:
-        raise ValidationError(f"At most {MAX_RECIPIENTS} addresses; use a mailing list instead.")
+    limit = settings.NOTIFIER_MAX_RECIPIENTS
+    if len(recipients) > limit:
+        raise ValidationError(
+            f"recipients: at most {limit} addresses per setup (NOTIFIER_MAX_RECIPIENTS), not "
+            f"{len(recipients)}; send to a mailing list instead."
+        )
     bad = []
     for address in recipients:
         try:
@@ -96,7 +99,8 @@ def connection() -> EmailBackend:
     if not settings.EMAIL_URL:
         raise ChannelError(
             "EMAIL_URL is not set: set it to your SMTP server, e.g. "
-            "smtp://user:password@smtp.example.com:587?tls=true, and restart the service"
+            "smtp://user:password@smtp.example.com:587?tls=true, and restart the service",
+            code=ErrorCode.BAD_CONFIG,
         )
     return EmailBackend(
         host=settings.EMAIL_HOST,
@@ -114,11 +118,21 @@ def _text(reason: bytes | str) -> str:
     return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
 
 
+def _smtp_code(reply: int, *, permanent: ErrorCode) -> ErrorCode:
+    """4xx SMTP replies are the server's temporary trouble ("try again later")."""
+    if 400 <= reply < 500:
+        return ErrorCode.SERVER_ERROR
+    if reply in (530, 535):  # authentication required / credentials invalid (RFC 4954)
+        return ErrorCode.UNAUTHORIZED
+    return permanent
+
+
 def smtp_error(exc: Exception) -> ChannelError:
     """SMTP's answer -> ChannelError: 4xx replies and connection trouble are worth a retry."""
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return ChannelError(
-            f"the SMTP server refused the user name and password in EMAIL_URL ({exc.smtp_code})"
+            f"the SMTP server refused the user name and password in EMAIL_URL ({exc.smtp_code})",
+            code=ErrorCode.UNAUTHORIZED,
         )
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         refused = ", ".join(
@@ -127,23 +141,34 @@ def smtp_error(exc: Exception) -> ChannelError:
         )
         temporary = all(400 <= code < 500 for code, _ in exc.recipients.values())
         return ChannelError(
-            f"the SMTP server refused the recipients {refused}", retryable=temporary
+            f"the SMTP server refused the recipients {refused}",
+            code=ErrorCode.SERVER_ERROR if temporary else ErrorCode.BAD_REQUEST,
+            retryable=temporary,
         )
     if isinstance(exc, smtplib.SMTPSenderRefused):
         return ChannelError(
             f"the SMTP server refused the sender {exc.sender} ({exc.smtp_code}): check "
             "NOTIFIER_FROM_EMAIL",
+            code=_smtp_code(exc.smtp_code, permanent=ErrorCode.BAD_CONFIG),
             retryable=400 <= exc.smtp_code < 500,
         )
     if isinstance(exc, smtplib.SMTPResponseException):
         return ChannelError(
             f"the SMTP server answered {exc.smtp_code} {_text(exc.smtp_error)}".strip(),
+            code=_smtp_code(exc.smtp_code, permanent=ErrorCode.BAD_REQUEST),
             retryable=400 <= exc.smtp_code < 500,
         )
     if isinstance(exc, ssl.SSLError):
-        return ChannelError(f"TLS with the SMTP server failed: {exc}; check EMAIL_URL")
+        return ChannelError(
+            f"TLS with the SMTP server failed: {exc}; check EMAIL_URL", code=ErrorCode.UNREACHABLE
+        )
     if isinstance(exc, (smtplib.SMTPException, socket.timeout, OSError)):
-        return ChannelError(f"could not talk to the SMTP server: {exc}", retryable=True)
+        timed_out = isinstance(exc, socket.timeout | TimeoutError)
+        return ChannelError(
+            f"could not talk to the SMTP server: {exc}",
+            code=ErrorCode.TIMEOUT if timed_out else ErrorCode.UNREACHABLE,
+            retryable=True,
+        )
     raise exc
 
 

@@ -26,7 +26,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 from channels.addresses import URLRefused, url_addresses
-from channels.base import ChannelError, Delivery
+from channels.base import ChannelError, Delivery, ErrorCode, code_for_status
 from channels.secrets import CUT, redact_patterns
 
 USER_AGENT = "codedeploy-notifier/1"
@@ -133,7 +133,7 @@ def request(method: str, url: str, *, what: str, **kwargs: Any) -> requests.Resp
         try:
             addresses = url_addresses(url)
         except URLRefused as exc:
-            raise ChannelError(f"the {what} URL {exc.problem}") from None
+            raise ChannelError(f"the {what} URL {exc.problem}", code=ErrorCode.BAD_CONFIG) from None
     kwargs.setdefault("timeout", settings.NOTIFIER_SEND_TIMEOUT)
     # Never follow a redirect: it could lead a checked URL to an internal address.
     kwargs.setdefault("allow_redirects", False)
@@ -144,12 +144,18 @@ def request(method: str, url: str, *, what: str, **kwargs: Any) -> requests.Resp
             response = session().request(method, url, **kwargs)
     except requests.Timeout:
         raise ChannelError(
-            f"{what} did not answer within {kwargs['timeout']:g} seconds", retryable=True
+            f"{what} did not answer within {kwargs['timeout']:g} seconds",
+            code=ErrorCode.TIMEOUT,
+            retryable=True,
         ) from None
     except requests.ConnectionError as exc:
-        raise ChannelError(f"could not connect to {what}: {_reason(exc)}", retryable=True) from None
-    except requests.RequestException as exc:
-        raise ChannelError(f"could not send to {what}: {exc}") from None
+        raise ChannelError(
+            f"could not connect to {what}: {_reason(exc)}",
+            code=ErrorCode.UNREACHABLE,
+            retryable=True,
+        ) from None
+    except requests.RequestException as exc:  # an invalid URL, too many redirects...
+        raise ChannelError(f"could not send to {what}: {exc}", code=ErrorCode.BAD_CONFIG) from None
     if response.status_code < 300 or expect_errors:
         return response
     raise error_for(response, what=what)
@@ -203,6 +209,7 @@ def error_for(response: requests.Response, *, what: str) -> ChannelError:
     if status == 429:
         return ChannelError(
             f"{what} is rate limiting us (429 Too Many Requests)",
+            code=ErrorCode.RATE_LIMITED,
             retryable=True,
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             response_status=status,
@@ -212,15 +219,21 @@ def error_for(response: requests.Response, *, what: str) -> ChannelError:
             f"{what} answered with a redirect ({status}) to "
             f"{excerpt(response.headers.get('Location', 'nowhere'))}: use the final URL in the "
             "setup",
+            code=ErrorCode.BAD_CONFIG,
             response_status=status,
         )
     if status >= 500:
         return ChannelError(
             f"{what} had a server error ({status}): {snippet}",
+            code=ErrorCode.SERVER_ERROR,
             retryable=True,
             response_status=status,
         )
-    return ChannelError(f"{what} refused the request ({status}): {snippet}", response_status=status)
+    return ChannelError(
+        f"{what} refused the request ({status}): {snippet}",
+        code=code_for_status(status),
+        response_status=status,
+    )
 
 
 def _reason(exc: Exception) -> str:

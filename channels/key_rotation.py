@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.apps import apps
@@ -63,6 +64,44 @@ def secret_models() -> Iterator[tuple[type[Model], list[SecretField]]]:
             yield model, fields
 
 
+class _SecretTable:
+    """One model's table: its primary key and secret columns, quoted for its database."""
+
+    def __init__(self, model: type[Model], fields: list[SecretField]) -> None:
+        self.label = model._meta.label
+        self.fields = fields
+        self.database = router.db_for_write(model) or "default"
+        self.connection = connections[self.database]
+        quote = self.connection.ops.quote_name
+        self.table, self.pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+        self.columns = [quote(f.column) for f in fields]
+
+    def rows_after(self, last_pk: object, *, batch_size: int) -> list[tuple]:
+        """The next `batch_size` rows (primary key, then the secrets as stored) by key."""
+        where = f"WHERE {self.pk} > %s " if last_pk is not None else ""
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {self.pk}, {', '.join(self.columns)} FROM {self.table} {where}"  # noqa: S608
+                f"ORDER BY {self.pk} LIMIT {int(batch_size)}",
+                [last_pk] if last_pk is not None else [],
+            )
+            return cursor.fetchall()
+
+    def row_rewrite(self, row_pk: object, changes: list[tuple], result: ModelRotation) -> None:
+        """Compare-and-set each (column, old value, new value) of one row, in one transaction."""
+        with transaction.atomic(using=self.database), self.connection.cursor() as cursor:
+            for column, old_value, new_value in changes:
+                cursor.execute(
+                    f"UPDATE {self.table} SET {column} = %s "  # noqa: S608
+                    f"WHERE {self.pk} = %s AND {column} = %s",
+                    [new_value, row_pk, old_value],
+                )
+                if cursor.rowcount == 1:
+                    result.reencrypted += 1
+                else:
+                    result.changed_meanwhile += 1
+
+
 def secrets_rotate(
     *,
     batch_size: int = 500,
@@ -79,61 +118,74 @@ def secrets_rotate(
     for model, fields in secret_models():
         result = ModelRotation(model=model._meta.label)
         results.append(result)
-        database = router.db_for_write(model) or "default"
-        connection = connections[database]
-        quote = connection.ops.quote_name
-        table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
-        columns = [quote(f.column) for f in fields]
-        last_pk = None
-        while limit is None or rewritten < limit:
-            where = f"WHERE {pk} > %s " if last_pk is not None else ""
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT {pk}, {', '.join(columns)} FROM {table} {where}"  # noqa: S608
-                    f"ORDER BY {pk} LIMIT {int(batch_size)}",
-                    [last_pk] if last_pk is not None else [],
-                )
-                rows = cursor.fetchall()
-            if not rows:
-                break
-            for row_pk, *values in rows:
-                last_pk = row_pk
-                result.rows += 1
-                changes = []
-                for secret_field, column, value in zip(fields, columns, values, strict=True):
-                    if not value:
-                        continue
-                    new_value = _reencrypted(value, first_key=first_key, every_key=every_key)
-                    if new_value is None:
-                        result.unreadable.append(
-                            Unreadable(model._meta.label, row_pk, secret_field.name)
-                        )
-                    elif new_value == value:
-                        result.current += 1
-                    else:
-                        changes.append((column, value, new_value))
-                if not changes:
-                    continue
-                with transaction.atomic(using=database), connection.cursor() as cursor:
-                    for column, old_value, new_value in changes:
-                        cursor.execute(
-                            f"UPDATE {table} SET {column} = %s "  # noqa: S608
-                            f"WHERE {pk} = %s AND {column} = %s",
-                            [new_value, row_pk, old_value],
-                        )
-                        if cursor.rowcount == 1:
-                            result.reencrypted += 1
-                        else:
-                            result.changed_meanwhile += 1
-                rewritten += 1
-                result.rows_rewritten += 1
-                if limit is not None and rewritten >= limit:
-                    break
-            progress(
-                f"{result.model}: {result.rows} rows checked, "
-                f"{result.reencrypted} secrets re-encrypted"
-            )
+        rewritten = _model_rotate(
+            _SecretTable(model, fields),
+            result,
+            rewritten=rewritten,
+            limit=limit,
+            batch_size=batch_size,
+            keys=(first_key, every_key),
+            progress=progress,
+        )
     return results
+
+
+def _model_rotate(
+    table: _SecretTable,
+    result: ModelRotation,
+    *,
+    rewritten: int,
+    limit: int | None,
+    batch_size: int,
+    keys: tuple[Fernet, Any],
+    progress: Callable[[str], None],
+) -> int:
+    """Rotate one model's secrets, batch by batch; the rows rewritten so far, this included."""
+    last_pk = None
+    while limit is None or rewritten < limit:
+        rows = table.rows_after(last_pk, batch_size=batch_size)
+        if not rows:
+            break
+        for row_pk, *values in rows:
+            last_pk = row_pk
+            result.rows += 1
+            changes = _row_changes(table, result, row_pk, values, keys=keys)
+            if not changes:
+                continue
+            table.row_rewrite(row_pk, changes, result)
+            rewritten += 1
+            result.rows_rewritten += 1
+            if limit is not None and rewritten >= limit:
+                break
+        progress(
+            f"{result.model}: {result.rows} rows checked, {result.reencrypted} secrets re-encrypted"
+        )
+    return rewritten
+
+
+def _row_changes(
+    table: _SecretTable,
+    result: ModelRotation,
+    row_pk: object,
+    values: list[str],
+    *,
+    keys: tuple[Fernet, Any],
+) -> list[tuple[str, str, str]]:
+    """(column, old value, new value) for each secret of one row not yet under the first key;
+    counts the current and the unreadable ones in `result`."""
+    first_key, every_key = keys
+    changes = []
+    for secret_field, column, value in zip(table.fields, table.columns, values, strict=True):
+        if not value:
+            continue
+        new_value = _reencrypted(value, first_key=first_key, every_key=every_key)
+        if new_value is None:
+            result.unreadable.append(Unreadable(table.label, row_pk, secret_field.name))
+        elif new_value == value:
+            result.current += 1
+        else:
+            changes.append((column, value, new_value))
+    return changes
 
 
 def _first_key() -> str:

@@ -9,30 +9,27 @@ when it is compiled by walking its nodes (`check()`):
   MAX_ARGUMENT_LENGTH characters and counts within NUMBER_ARGUMENTS;
 - variables: the names of the message context and the fields of the deployment, no methods.
 
-Every render, of a setup's template or of a kind's built-in one, runs within a `Budget`:
-NOTIFIER_TEMPLATE_TIME_LIMIT_MS of the rendering thread's CPU time and
-NOTIFIER_TEMPLATE_MAX_BYTES of output, checked before and after every node (`guard()`).
-A thread cannot be stopped from outside, so the dialect is what keeps any one node short:
-no filter may produce more than the output budget, and no loop can run over text.
+Every render runs within a budget (channels.message_budget). A thread cannot be stopped from
+outside, so the dialect is what keeps any one node short: no filter may produce more than the
+output budget (`bounded()`), and no loop can run over text.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import threading
-import time
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
-from django.template import Context, Template
+from django.template import Template
 from django.template.base import FilterExpression, Node, TextNode, Variable, VariableNode
 from django.template.defaulttags import CommentNode, ForNode, IfNode, WithNode
 
+from channels.message_budget import BudgetExceeded, size_text
 from notifier.events import DeploymentEvent, Event
 
 ALLOWED_TAGS = ("if", "for", "with", "comment")
@@ -89,14 +86,6 @@ class DialectError(Exception):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}" if self.line else self.reason
-
-
-class BudgetExceeded(Exception):
-    """A render that went over its time or size budget; `reason` completes "the template ..."."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 # --- what the template sees -------------------------------------------------------------
@@ -330,95 +319,7 @@ def bounded(func: Callable) -> Callable:
         result = func(value, *args, **kwargs)
         limit = settings.NOTIFIER_TEMPLATE_MAX_BYTES
         if isinstance(result, str) and len(result) > limit:
-            raise BudgetExceeded(f"rendered more than {_size(limit)}")
+            raise BudgetExceeded(f"rendered more than {size_text(limit)}")
         return result
 
     return filter_within_budget
-
-
-# --- the budget ---------------------------------------------------------------------------
-
-
-def _size(limit: int) -> str:
-    return f"{limit // 1024} KiB" if limit % 1024 == 0 else f"{limit} bytes"
-
-
-class Budget:
-    """Time (CPU time of the rendering thread, so a busy machine does not fail a template)
-    and output size of one render."""
-
-    def __init__(self, *, time_limit_ms: float, max_bytes: int) -> None:
-        self.time_limit_ms = time_limit_ms
-        self.max_bytes = max_bytes
-        self.deadline = time.thread_time() + time_limit_ms / 1000
-        self.used = 0
-
-    def check_time(self) -> None:
-        if time.thread_time() > self.deadline:
-            raise BudgetExceeded(f"took longer than {self.time_limit_ms:g} ms to render")
-
-    def spend(self, text: str) -> None:
-        self.used += len(text) if text.isascii() else len(text.encode())
-        if self.used > self.max_bytes:
-            raise BudgetExceeded(f"rendered more than {_size(self.max_bytes)}")
-
-
-class BudgetContext(Context):
-    """A Context that carries the render's Budget to the guarded nodes."""
-
-    budget: Budget | None = None
-
-
-def new_budget() -> Budget:
-    return Budget(
-        time_limit_ms=settings.NOTIFIER_TEMPLATE_TIME_LIMIT_MS,
-        max_bytes=settings.NOTIFIER_TEMPLATE_MAX_BYTES,
-    )
-
-
-_guarding = threading.Lock()
-
-
-def _all_nodes(nodelist) -> Iterator[Node]:
-    for node in nodelist:
-        yield node
-        for attr in node.child_nodelists:
-            yield from _all_nodes(getattr(node, attr, None) or [])
-
-
-def guard(template: Template) -> Template:
-    """Make every node of `template` check the render's budget before and after it renders
-    (text and variables count their output). Idempotent; templates are shared by threads."""
-    if getattr(template, "_guarded", False):
-        return template
-    with _guarding:
-        if getattr(template, "_guarded", False):
-            return template
-        for node in _all_nodes(template.nodelist):
-            node.render_annotated = _guarded(node, node.render_annotated)
-        template._guarded = True
-    return template
-
-
-def _guarded(node: Node, render_annotated: Callable[[Context], str]) -> Callable[[Context], str]:
-    leaf = isinstance(node, TextNode | VariableNode)
-
-    def render_within_budget(context: Context) -> str:
-        budget = getattr(context, "budget", None)
-        if budget is None:
-            return render_annotated(context)
-        budget.check_time()
-        output = render_annotated(context)
-        if leaf:
-            budget.spend(str(output))
-        budget.check_time()
-        return output
-
-    return render_within_budget
-
-
-def render_within_budget(template: Template, context: dict[str, Any], *, autoescape: bool) -> str:
-    """Render a guarded template; BudgetExceeded when it goes over its budget."""
-    budget_context = BudgetContext(context, autoescape=autoescape)
-    budget_context.budget = new_budget()
-    return guard(template).render(budget_context)

@@ -34,8 +34,9 @@ from typing import Any
 from django.conf import settings
 from django.template import Engine, Template, TemplateDoesNotExist, TemplateSyntaxError
 
+from channels import message_budget as budget
 from channels import message_dialect as dialect
-from channels.base import ChannelError
+from channels.base import ChannelError, ErrorCode
 from channels.message_filters import duration
 from notifier.codedeploy import normalise
 from notifier.events import EVENT_LABELS, DeploymentEvent, Event
@@ -72,7 +73,7 @@ class MessageTemplateError(ChannelError):
     The same event would fail the same way again, so it is never retried."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, retryable=False)
+        super().__init__(message, code=ErrorCode.BAD_CONFIG, retryable=False)
 
 
 def context_for(event: DeploymentEvent) -> dict[str, Any]:
@@ -95,7 +96,7 @@ def default_template(kind: str, part: str, *, html: bool = False) -> Template:
     engine = _engine(html=html, with_files=True)
     suffix = "html" if html else "txt"
     names = [f"messages/{kind}/{part}.{suffix}", f"messages/default/{part}.{suffix}"]
-    return dialect.guard(engine.select_template(names))
+    return budget.guard(engine.select_template(names))
 
 
 @functools.lru_cache(maxsize=256)
@@ -104,7 +105,7 @@ def compile_override(text: str) -> Template:
     # Overrides get an engine with no template directories: {% include %} cannot reach files.
     template = _engine(html=False, with_files=False).from_string(text)
     dialect.check(template)
-    return dialect.guard(template)
+    return budget.guard(template)
 
 
 def _tidy(text: str, part: str) -> str:
@@ -127,8 +128,8 @@ def _whose(setup: Any, part: str, *, override: bool) -> str:
 
 def _render(template: Template, context: dict[str, Any], *, whose: str, html: bool) -> str:
     try:
-        return dialect.render_within_budget(template, context, autoescape=html)
-    except dialect.BudgetExceeded as exc:
+        return budget.render_within_budget(template, context, autoescape=html)
+    except budget.BudgetExceeded as exc:
         raise MessageTemplateError(f"{whose} {exc.reason}; simplify it") from None
     except Exception as exc:
         raise MessageTemplateError(f"{whose} fails to render: {_where(exc)}") from None
@@ -167,7 +168,7 @@ def render_html(kind: str, event: DeploymentEvent, setup: Any = None) -> str:
     context = context_for(event)
     if override:
         context["text"] = render(kind, "body", event, setup)
-        template = dialect.guard(
+        template = budget.guard(
             _engine(html=True, with_files=True).get_template("messages/override.html")
         )
     else:
@@ -215,11 +216,11 @@ def template_problems(*, kind: str, subject: str = "", body: str = "") -> dict[s
         for event in Event:
             sample = sample_event(event)
             try:
-                output = dialect.render_within_budget(
+                output = budget.render_within_budget(
                     template, context_for(sample), autoescape=False
                 )
                 rendered = _tidy(output, part)
-            except dialect.BudgetExceeded as exc:
+            except budget.BudgetExceeded as exc:
                 problems[field] = f"{exc.reason} for the {event.value} sample; simplify it"
                 break
             except Exception as exc:

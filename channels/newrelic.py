@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from channels import http
-from channels.base import ChannelError, Delivery, sender
+from channels.base import ChannelError, Delivery, ErrorCode, code_for_status, sender
 from channels.messages import render
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup
@@ -149,7 +149,8 @@ def _headers() -> dict[str, str]:
     if not settings.NEW_RELIC_API_KEY:
         raise ChannelError(
             "NEW_RELIC_API_KEY is not set: set it to a New Relic User API key "
-            "and restart the service"
+            "and restart the service",
+            code=ErrorCode.BAD_CONFIG,
         )
     return {"X-Api-Key": settings.NEW_RELIC_API_KEY, "Content-Type": "application/json"}
 
@@ -165,6 +166,7 @@ def _auth_error(response) -> ChannelError | None:
         return ChannelError(
             f"New Relic rejected NEW_RELIC_API_KEY ({response.status_code}): check that it is a "
             "valid User API key with access to this account",
+            code=code_for_status(response.status_code),
             response_status=response.status_code,
         )
     return None
@@ -192,6 +194,7 @@ def application_id(name: str) -> int:
     except ValueError:
         raise ChannelError(
             "New Relic answered the application lookup with something that is not JSON",
+            code=ErrorCode.SERVER_ERROR,
             retryable=True,
         ) from None
     # filter[name] matches substrings: keep the exact name only.
@@ -200,6 +203,7 @@ def application_id(name: str) -> int:
         raise ChannelError(
             f"New Relic has no application named {name!r}: check the "
             "application name in this setup",
+            code=ErrorCode.NOT_FOUND,
             response_status=response.status_code,
         )
     app_id = int(matches[0]["id"])
@@ -216,6 +220,19 @@ def forget_application(name: str) -> None:
 # NerdGraph answers 200 with "errors"; these classes are worth another try.
 # https://docs.newrelic.com/docs/apis/nerdgraph/get-started/nerdgraph-explorer/
 RETRYABLE_GRAPHQL = {"SERVER_ERROR", "TIMEOUT", "INTERNAL_SERVER_ERROR"}
+
+
+def _graphql_code(classes: set[str]) -> ErrorCode:
+    """NerdGraph's error classes (extensions.errorClass) -> ErrorCode."""
+    if classes & RETRYABLE_GRAPHQL:
+        return ErrorCode.TIMEOUT if classes == {"TIMEOUT"} else ErrorCode.SERVER_ERROR
+    if classes & {"FORBIDDEN", "ACCESS_DENIED"}:
+        return ErrorCode.FORBIDDEN
+    if classes & {"UNAUTHORIZED", "UNAUTHENTICATED"}:
+        return ErrorCode.UNAUTHORIZED
+    if classes & {"NOT_FOUND"}:
+        return ErrorCode.NOT_FOUND
+    return ErrorCode.BAD_REQUEST
 
 
 def send_change_tracking(event: DeploymentEvent, setup: NewRelicSetup) -> Delivery:
@@ -235,7 +252,9 @@ def send_change_tracking(event: DeploymentEvent, setup: NewRelicSetup) -> Delive
         answer = response.json()
     except ValueError:
         raise ChannelError(
-            "New Relic NerdGraph answered with something that is not JSON", retryable=True
+            "New Relic NerdGraph answered with something that is not JSON",
+            code=ErrorCode.SERVER_ERROR,
+            retryable=True,
         ) from None
     errors = answer.get("errors") or []
     if errors:
@@ -243,6 +262,7 @@ def send_change_tracking(event: DeploymentEvent, setup: NewRelicSetup) -> Delive
         classes = {str((e.get("extensions") or {}).get("errorClass", "")) for e in errors}
         raise ChannelError(
             f"New Relic NerdGraph refused the change tracking marker: {messages}",
+            code=_graphql_code(classes),
             retryable=bool(classes & RETRYABLE_GRAPHQL),
             response_status=response.status_code,
         )
@@ -272,6 +292,7 @@ def send(event: DeploymentEvent, setup: NewRelicSetup) -> Delivery:
         raise ChannelError(
             f"New Relic has no application with id {app_id} (was "
             f"{setup.application_name!r} deleted?); will look it up again",
+            code=ErrorCode.NOT_FOUND,
             retryable=True,
             response_status=404,
         )

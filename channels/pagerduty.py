@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from channels import http
-from channels.base import ChannelError, Delivery, sender
+from channels.base import ChannelError, Delivery, ErrorCode, sender
 from channels.messages import render
 from channels.secrets import SecretField
 from notifier.events import DeploymentEvent, Event
@@ -109,6 +109,7 @@ def send(event: DeploymentEvent, setup: PagerDutySetup) -> Delivery:
         raise ChannelError(
             f"PagerDuty refused the change event (400): {errors}. Check the integration key "
             "is an Events API V2 key of the service",
+            code=ErrorCode.BAD_REQUEST,
             response_status=400,
         )
     if response.status_code >= 300:

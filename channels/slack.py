@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from channels import http
 from channels.addresses import validate_user_url
-from channels.base import ChannelError, Delivery, sender
+from channels.base import ChannelError, Delivery, ErrorCode, sender
 from channels.messages import render
 from channels.secrets import SecretField
 from notifier.events import DeploymentEvent, Event
@@ -55,6 +55,25 @@ ERROR_ADVICE = {
     "is_archived": "the channel is archived",
     "missing_scope": "the Slack app lacks the chat:write scope: add it and reinstall the app",
     "msg_too_long": "the message is too long: shorten the body template",
+}
+# Slack's error names (https://api.slack.com/methods/chat.postMessage#errors) -> ErrorCode.
+ERROR_CODES = {
+    "ratelimited": ErrorCode.RATE_LIMITED,
+    "internal_error": ErrorCode.SERVER_ERROR,
+    "fatal_error": ErrorCode.SERVER_ERROR,
+    "service_unavailable": ErrorCode.SERVER_ERROR,
+    "request_timeout": ErrorCode.TIMEOUT,
+    "invalid_auth": ErrorCode.UNAUTHORIZED,
+    "not_authed": ErrorCode.UNAUTHORIZED,
+    "token_revoked": ErrorCode.UNAUTHORIZED,
+    "token_expired": ErrorCode.UNAUTHORIZED,
+    "account_inactive": ErrorCode.UNAUTHORIZED,
+    "missing_scope": ErrorCode.FORBIDDEN,
+    "not_in_channel": ErrorCode.FORBIDDEN,
+    "is_archived": ErrorCode.FORBIDDEN,
+    "restricted_action": ErrorCode.FORBIDDEN,
+    "channel_not_found": ErrorCode.NOT_FOUND,
+    "message_not_found": ErrorCode.NOT_FOUND,
 }
 UPDATE_FALLBACK_ERRORS = {"message_not_found", "cant_update_message", "edit_window_closed"}
 
@@ -154,15 +173,19 @@ def _api(method: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
         answer = response.json()
     except ValueError:
         raise ChannelError(
-            f"Slack answered {method} with something that is not JSON", retryable=True
+            f"Slack answered {method} with something that is not JSON",
+            code=ErrorCode.SERVER_ERROR,
+            retryable=True,
         ) from None
     if not answer.get("ok"):
         error = str(answer.get("error", "unknown_error"))
         advice = ERROR_ADVICE.get(error, "see https://api.slack.com/methods/" + method)
         raise ChannelError(
             f"Slack refused {method} ({error}): {advice}",
+            code=ERROR_CODES.get(error, ErrorCode.BAD_REQUEST),
             retryable=error in RETRYABLE_ERRORS,
             response_status=response.status_code,
+            provider_code=error,
         )
     return answer
 
@@ -199,7 +222,7 @@ def send(event: DeploymentEvent, setup: SlackSetup) -> Delivery:
     try:
         _api("chat.update", setup.bot_token, update)
     except ChannelError as exc:
-        if not any(error in exc.message for error in UPDATE_FALLBACK_ERRORS):
+        if exc.provider_code not in UPDATE_FALLBACK_ERRORS:
             raise
         return _post(event, setup, payload)  # the message was deleted: post a new one
     previous.event = event.event.value

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from channels.base import ChannelError, Delivery
+from channels.base import ChannelError, Delivery, ErrorCode
 from channels.registry import module_for
 from notifier.events import DeploymentEvent
 from notifier.storage.base import (
@@ -72,7 +72,11 @@ def send_once(event: DeploymentEvent, setup: NotificationSetup) -> SendResult:
         error = exc
     except Exception as exc:  # a bug in a channel must not kill the sender
         log.exception("channel %s crashed", setup.kind)
-        error = ChannelError(f"internal error in the {setup.kind} channel: {exc}", retryable=True)
+        error = ChannelError(
+            f"internal error in the {setup.kind} channel: {exc}",
+            code=ErrorCode.INTERNAL,
+            retryable=True,
+        )
     return SendResult(
         started_at=started_at,
         latency_ms=int((time.monotonic() - began) * 1000),
@@ -97,6 +101,7 @@ def outcome_for(result: SendResult, *, attempt: int) -> AttemptOutcome:
         "started_at": result.started_at,
         "latency_ms": result.latency_ms,
         "response_status": error.response_status,
+        "error_code": error.code.value,
     }
     if error.retryable and attempt < settings.NOTIFIER_MAX_ATTEMPTS:
         next_at = timezone.now() + timedelta(seconds=retry_delay(attempt, error.retry_after))
@@ -128,6 +133,7 @@ def delivery_send(
             started_at=timezone.now(),
             latency_ms=0,
             error=f"the notification setup was {why} before sending",
+            error_code=ErrorCode.SETUP_DISABLED.value,
         )
     else:
         outcome = outcome_for(send_once(delivery.event, setup), attempt=claim.attempt)

@@ -16,7 +16,7 @@ import binascii
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -36,10 +36,12 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from channels import secrets as channel_secrets
+from channels.base import ErrorCode
 from channels.registry import KINDS, label_for, short_label_for
 from notifier import models as m
 from notifier.dispatch import delivery_send, holder_name
 from notifier.events import STATUSES, TERMINAL_STATUSES, DeploymentEvent, Event
+from notifier.ratelimit import rate_limit_take
 from notifier.storage import get_store, history_database
 from notifier.storage.base import (
     DEAD,
@@ -141,20 +143,40 @@ class HistoryPage:
     page_number: int | None = None  # only without a history database (numbered pages)
 
 
+# The calendar the history pages accept, in dates and in cursors: wide enough for any real
+# deployment (CodeDeploy dates from 2014), narrow enough that a day either side of an end, in
+# any time zone (UTC-12 to UTC+14), is still a datetime Python and the databases can hold.
+EARLIEST_DATE = date(1970, 1, 1)
+LATEST_DATE = date(9998, 12, 31)
+CURSOR_MAX_LENGTH = 512  # a cursor the list made is ~60 characters
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def has_control_characters(value: str) -> bool:
+    return bool(_CONTROL_CHARACTERS.search(value))
+
+
 def cursor_encode(create_time: datetime, deployment_id: str) -> str:
     raw = f"{create_time.isoformat()}|{deployment_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def cursor_decode(value: str) -> tuple[datetime, str] | None:
-    """The (create_time, deployment_id) a cursor names, or None for a damaged cursor."""
+    """The (create_time, deployment_id) a cursor names, or None for a damaged cursor, one
+    whose time is outside EARLIEST_DATE..LATEST_DATE, or one whose id holds control
+    characters (PostgreSQL refuses a NUL in a query)."""
+    if len(value) > CURSOR_MAX_LENGTH:
+        return None
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
         when, _, deployment_id = raw.partition("|")
         parsed = datetime.fromisoformat(when)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        in_utc = parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         return None
-    if not deployment_id or parsed.tzinfo is None:
+    if not deployment_id or in_utc is None or has_control_characters(deployment_id):
+        return None
+    if not EARLIEST_DATE <= in_utc.date() <= LATEST_DATE:
         return None
     return parsed, deployment_id
 
@@ -181,9 +203,11 @@ def _filtered(using: str, filters: HistoryFilters):
         rows = rows.filter(Exists(deliveries))
     tz = timezone.get_current_timezone()
     if filters.since:
-        rows = rows.filter(create_time__gte=datetime.combine(filters.since, time.min, tz))
+        since = max(filters.since, EARLIEST_DATE)  # the form refuses earlier ones by name
+        rows = rows.filter(create_time__gte=datetime.combine(since, time.min, tz))
     if filters.until:
-        end = datetime.combine(filters.until + timedelta(days=1), time.min, tz)
+        until = min(filters.until, LATEST_DATE)  # the form refuses later ones by name
+        end = datetime.combine(until + timedelta(days=1), time.min, tz)
         rows = rows.filter(create_time__lt=end)
     if filters.q:
         q = filters.q.strip()
@@ -467,6 +491,8 @@ def deployment_detail(*, deployment_id: str, user, store: Store | None = None):
     Returns None when no deployment with this id has been seen.
     """
     store = store or get_store()
+    if has_control_characters(deployment_id):  # no such id; PostgreSQL refuses a NUL
+        return None
     record = store.deployment_get(deployment_id)
     if record is None:
         return None
@@ -544,7 +570,8 @@ class ResendRefused(Exception):
 def delivery_resend(*, key: DeliveryKey, user, store: Store | None = None) -> str:
     """Requeue a finished delivery and send it now, as a new attempt. Returns its new state.
 
-    Only the registration's team or staff may. Raises ResendRefused with the reason.
+    Only the registration's team or staff may. Raises ResendRefused with the reason, or
+    RateLimited past NOTIFIER_MANUAL_SENDS_PER_MINUTE resends a minute by this user.
     """
     store = store or get_store()
     delivery = store.delivery_get(key)
@@ -569,6 +596,7 @@ def delivery_resend(*, key: DeliveryKey, user, store: Store | None = None) -> st
         raise ResendRefused("the notification setup is disabled; enable it in the admin first")
     if delivery.state == PENDING:
         raise ResendRefused("this notification is already waiting to be sent")
+    rate_limit_take(user=user, action="resend")  # raises RateLimited
     if not store.delivery_requeue(key):
         raise ResendRefused("this notification is already waiting to be sent")
     state = delivery_send(key, store=store, holder=holder_name())
@@ -652,22 +680,48 @@ class SetupHealth:
         return _setup_name(self.setup)
 
 
-def failure_advice(error: str, kind: str) -> str:
-    """What a person can do about a setup's last error."""
-    text = error.lower()
-    if "not set" in text and "_" in error:
-        return "Set the environment variable the error names on the service, and restart it."
-    if "401" in text or "403" in text or ("rejected" in text and "key" in text):
-        return "The provider refused the credentials: check the key or token, then resend."
-    if "no application" in text or "404" in text:
-        return "The provider does not know the target: correct the name or URL in this setup."
-    if "did not answer" in text or "could not connect" in text or "does not resolve" in text:
-        return "The provider could not be reached: check its URL and the network; it is retried."
-    if "429" in text or "rate limit" in text:
-        return "The provider is rate limiting: it is retried automatically with backoff."
-    if "deleted" in text or "disabled" in text:
-        return "The setup was removed or disabled; nothing more will be sent through it."
-    return (
+FAILURE_ADVICE: dict[str, str] = {
+    ErrorCode.BAD_CONFIG: (
+        "Correct what the error names: a setting on the service (restart it after changing "
+        "the environment) or a field of this setup, then press Resend."
+    ),
+    ErrorCode.UNDECRYPTABLE: (
+        "Enter the secret again in this setup, or give the service its old "
+        "NOTIFIER_ENCRYPTION_KEY back."
+    ),
+    ErrorCode.UNAUTHORIZED: (
+        "The provider refused the credentials: check the key or token, then resend."
+    ),
+    ErrorCode.FORBIDDEN: (
+        "The provider accepted the credentials but refused this action: give them the "
+        "permission the error names, then resend."
+    ),
+    ErrorCode.NOT_FOUND: (
+        "The provider does not know the target: correct the name or URL in this setup."
+    ),
+    ErrorCode.TIMEOUT: (
+        "The provider did not answer in time: it is retried automatically; if it keeps "
+        "happening, check the provider's status."
+    ),
+    ErrorCode.UNREACHABLE: (
+        "The provider could not be reached: check its URL and the network; it is retried."
+    ),
+    ErrorCode.RATE_LIMITED: (
+        "The provider is rate limiting: it is retried automatically with backoff."
+    ),
+    ErrorCode.SERVER_ERROR: "The provider had an error of its own: it is retried automatically.",
+    ErrorCode.SETUP_DISABLED: (
+        "The setup was removed or disabled; nothing more will be sent through it."
+    ),
+    ErrorCode.INTERNAL: (
+        "The service itself failed (see its log): it is retried; report it if it keeps happening."
+    ),
+}
+
+
+def failure_advice(*, code: str, kind: str) -> str:
+    """What a person can do about a setup's last error, chosen by its ErrorCode."""
+    return FAILURE_ADVICE.get(code) or (
         f"Read the error, correct the {label_for(kind)} setup in the admin, "
         "then press Resend on the deployment."
     )
@@ -685,7 +739,14 @@ def setup_health(*, setups: list[NotificationSetup], using: str | None = None) -
                 m.Delivery.objects.using(using)
                 .filter(setup_id=setup.pk)
                 .order_by("-updated_at")
-                .values("state", "updated_at", "deployment_id", "last_error", "attempts")
+                .values(
+                    "state",
+                    "updated_at",
+                    "deployment_id",
+                    "last_error",
+                    "last_error_code",
+                    "attempts",
+                )
                 .first()
             )
         state = last["state"] if last else None
@@ -700,7 +761,9 @@ def setup_health(*, setups: list[NotificationSetup], using: str | None = None) -
                 last_deployment_id=last["deployment_id"] if last else "",
                 last_error=error,
                 failing=failing,
-                advice=failure_advice(error, setup.kind) if failing else "",
+                advice=failure_advice(code=last["last_error_code"], kind=setup.kind)
+                if failing
+                else "",
             )
         )
     return out

@@ -103,3 +103,45 @@ def keys_file_read(*, path: Path, variable: str = "NOTIFIER_KEYS_FILE") -> dict[
             )
         keys[name] = value
     return keys
+
+
+def keys_load(*, keys_file: str, debug: bool, var_dir: Path) -> tuple[str, str]:
+    """DJANGO_SECRET_KEY and NOTIFIER_ENCRYPTION_KEY for the settings: from the environment,
+    else from `keys_file` (NOTIFIER_KEYS_FILE), else, with debug on, from var_dir/keys.env,
+    made once. ImproperlyConfigured saying how to make them when one is missing, and when
+    the encryption key is not Fernet keys."""
+    if not keys_file and debug and not all(os.environ.get(name) for name in KEY_NAMES):
+        keys_file = str(var_dir / "keys.env")
+        keys_file_create(path=Path(keys_file))
+    from_file = keys_file_read(path=Path(keys_file)) if keys_file else {}
+    keys = {name: os.environ.get(name, "").strip() or from_file.get(name, "") for name in KEY_NAMES}
+    missing = [name for name in KEY_NAMES if not keys[name]]
+    if missing:
+        where = f" (nor in NOTIFIER_KEYS_FILE, {keys_file})" if keys_file else ""
+        raise ImproperlyConfigured(
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set{where}, "
+            "and there is no default. Run `python manage.py generate_keys`: it prints fresh "
+            "values as KEY=value lines; put them in the service's environment (or save them "
+            "with `python manage.py generate_keys --file /path/keys.env` and set "
+            "NOTIFIER_KEYS_FILE=/path/keys.env)."
+            + (
+                " Keep NOTIFIER_ENCRYPTION_KEY: stored secrets cannot be read without it."
+                if "NOTIFIER_ENCRYPTION_KEY" in missing
+                else ""
+            )
+        )
+    encryption_key_check(value=keys["NOTIFIER_ENCRYPTION_KEY"])
+    return keys["DJANGO_SECRET_KEY"], keys["NOTIFIER_ENCRYPTION_KEY"]
+
+
+def encryption_key_check(*, value: str) -> None:
+    """ImproperlyConfigured unless `value` is one or more comma-separated Fernet keys."""
+    for key in value.split(","):
+        try:
+            Fernet(key.strip())
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(
+                "NOTIFIER_ENCRYPTION_KEY must be one or more comma-separated Fernet keys "
+                "(32 url-safe base64-encoded bytes each; make one with "
+                "python manage.py generate_keys)"
+            ) from None

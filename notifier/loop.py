@@ -24,6 +24,7 @@ import logging
 import os
 import select
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -158,6 +159,13 @@ class NodeLock:
             self._fd = None
 
 
+def node_lock_path() -> Path:
+    """NOTIFIER_NODE_LOCK; a project using the engine as a library may leave it empty: a file
+    in the temporary directory."""
+    configured = getattr(settings, "NOTIFIER_NODE_LOCK", "")
+    return Path(configured or Path(tempfile.gettempdir()) / "codedeploy-notifier-loop.lock")
+
+
 def service_loop_run(
     *,
     seconds: float | None = None,
@@ -175,7 +183,7 @@ def service_loop_run(
     deadline = time.monotonic() + seconds
     own_stopping = stopping is None
     stopping = stopping or Stopping()
-    lock = NodeLock(settings.NOTIFIER_NODE_LOCK)
+    lock = NodeLock(node_lock_path())
     try:
         with stop_signals_handled(stopping):
             if not lock.acquire(stopping=stopping, until=deadline):

@@ -82,6 +82,11 @@ class Delivery(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    last_error_code = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Why the last attempt failed: a channels.base.ErrorCode.",
+    )
     payload = models.JSONField(help_text="The DeploymentEvent this delivery sends, as JSON.")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -110,6 +115,7 @@ class DeliveryAttempt(models.Model):
     latency_ms = models.PositiveIntegerField()
     response_status = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
     detail = models.TextField(blank=True)
 
     class Meta:

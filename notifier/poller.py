@@ -24,7 +24,7 @@ from django.utils import timezone
 from notifier import codedeploy
 from notifier.dispatch import deliveries_create, setups_hearing
 from notifier.events import DeploymentEvent, events_for_transition, is_terminal
-from notifier.storage.base import DeliveryKey, StorageError, Store
+from notifier.storage.base import DeliveryKey, PollState, StorageError, Store
 from registrations.models import NotificationSetup, Registration, split_groups
 
 log = logging.getLogger(__name__)
@@ -130,37 +130,30 @@ def _changes_store(store: Store, changes: list, *, now: datetime) -> list:
     return [result for _, result in sorted(done, key=lambda item: item[0])]
 
 
-def deployment_poll(
-    *,
-    store: Store,
-    client: Any,
-    now: datetime | None = None,
-    counter: codedeploy.CallCounter | None = None,
-) -> CycleReport:
-    """Run one poll cycle. The watermark moves only after the cycle's results are stored."""
-    began = time.monotonic()
-    now = now or timezone.now()
-    report = CycleReport()
-    state = store.poll_state_get()
-    watermark = state.watermark or now - timedelta(seconds=settings.NOTIFIER_POLL_LOOKBACK)
-    start = watermark - timedelta(seconds=settings.NOTIFIER_POLL_OVERLAP)
-    report.window_start = start
-
-    listed = _list_ids(client, start=start, end=now)
-    report.listed = len(listed)
+def _candidates(listed: list[str], *, state: PollState, report: CycleReport) -> dict:
+    """The deployments to batch-get: those listed and those still pending, less those known
+    to be terminal already (counted in `report`). A dict, to keep their order."""
     candidates = dict.fromkeys(listed)
     candidates.update(dict.fromkeys(state.pending))
     known_terminal = [i for i in candidates if i in state.recent_terminal]
     report.skipped_known_terminal = len(known_terminal)
     for deployment_id in known_terminal:
         del candidates[deployment_id]
+    return candidates
 
-    infos = codedeploy.batch_get(client, candidates)
-    report.fetched = len(infos)
-    registrations = registrations_for({i.get("applicationName", "") for i in infos})
-    region = client.meta.region_name
-    account = codedeploy.account_id() if infos and registrations else ""
 
+def _changes_find(
+    infos: list[dict],
+    *,
+    state: PollState,
+    registrations: dict[str, Registration],
+    region: str,
+    account: str,
+    now: datetime,
+) -> tuple[dict[str, str], dict[str, float], list[tuple[DeploymentEvent, Registration, list]]]:
+    """From the batch-got deployments: the next pending set (watched, not terminal), the
+    recently terminal ones with their create times, and the watched deployments whose status
+    changed since the last cycle, each with its events."""
     pending: dict[str, str] = {}
     recent_terminal = dict(state.recent_terminal)
     changes: list[tuple[DeploymentEvent, Registration, list]] = []
@@ -183,6 +176,38 @@ def deployment_poll(
             continue
         latest = codedeploy.normalise(info, event=transitions[-1], region=region, account=account)
         changes.append((latest, registration, transitions))
+    return pending, recent_terminal, changes
+
+
+def deployment_poll(
+    *,
+    store: Store,
+    client: Any,
+    now: datetime | None = None,
+    counter: codedeploy.CallCounter | None = None,
+) -> CycleReport:
+    """Run one poll cycle. The watermark moves only after the cycle's results are stored."""
+    began = time.monotonic()
+    now = now or timezone.now()
+    report = CycleReport()
+    state = store.poll_state_get()
+    watermark = state.watermark or now - timedelta(seconds=settings.NOTIFIER_POLL_LOOKBACK)
+    start = watermark - timedelta(seconds=settings.NOTIFIER_POLL_OVERLAP)
+    report.window_start = start
+
+    listed = _list_ids(client, start=start, end=now)
+    report.listed = len(listed)
+    candidates = _candidates(listed, state=state, report=report)
+
+    infos = codedeploy.batch_get(client, candidates)
+    report.fetched = len(infos)
+    registrations = registrations_for({i.get("applicationName", "") for i in infos})
+    region = client.meta.region_name
+    account = codedeploy.account_id() if infos and registrations else ""
+
+    pending, recent_terminal, changes = _changes_find(
+        infos, state=state, registrations=registrations, region=region, account=account, now=now
+    )
     for events, keys in _changes_store(store, changes, now=now):
         report.events.extend(events)
         report.deliveries.extend(keys)

@@ -6,58 +6,30 @@ first notification. README.md lists every variable.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from notifier.env import (
+    database_from_url,
+    email_from_url,
+    env,
+    envbool,
+    envchoice,
+    envint,
+    envlist,
+    envnumber,
+    proxy_ssl_header,
+)
+from notifier.keys import keys_load
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
-def envbool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
-
-
-def envnumber(name: str, default: float, *, minimum: float = 0) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {raw!r}")
-    return value
-
-
-def envint(name: str, default: int, *, minimum: int = 0) -> int:
-    value = envnumber(name, default, minimum=minimum)
-    if value != int(value):
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}")
-    return int(value)
-
-
 DEBUG = envbool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = [h.strip() for h in env("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")]
-CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in env("DJANGO_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()
-]
+CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # --- HTTPS --------------------------------------------------------------------------------
 # Production is served over TLS (at the service or at a proxy in front): redirect plain HTTP,
@@ -72,15 +44,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS"
 SECURE_HSTS_PRELOAD = envbool("DJANGO_SECURE_HSTS_PRELOAD", NOTIFIER_HTTPS)
 # Behind a proxy that ends TLS: the header it sets to "https" (and strips from clients), e.g.
 # HTTP_X_FORWARDED_PROTO. Unset: only a direct TLS connection counts as secure.
-_proxy_ssl_header = env("DJANGO_SECURE_PROXY_SSL_HEADER").strip()
+_proxy_ssl_header = proxy_ssl_header(env("DJANGO_SECURE_PROXY_SSL_HEADER"))
 if _proxy_ssl_header:
-    _name, _, _value = _proxy_ssl_header.partition("=")
-    if not _name.startswith("HTTP_") or not _name.replace("_", "").isalnum():
-        raise ImproperlyConfigured(
-            "DJANGO_SECURE_PROXY_SSL_HEADER must name the header as Django sees it, e.g. "
-            f"HTTP_X_FORWARDED_PROTO for X-Forwarded-Proto, not {_proxy_ssl_header!r}"
-        )
-    SECURE_PROXY_SSL_HEADER = (_name, _value or "https")
+    SECURE_PROXY_SSL_HEADER = _proxy_ssl_header
 # How many proxies in front append to X-Forwarded-For (0: clients connect directly). The
 # sign-in throttle counts failures per client address; trust only as many entries as
 # there are proxies, or a client could choose its own address.
@@ -97,7 +63,6 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    # Before django_q: its `qcluster` command is notifier's (it tells loops when to stop).
     "notifier.apps.NotifierConfig",
     "django_q",
     "axes",
@@ -106,6 +71,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "notifier.middleware.RequestBodyLimitMiddleware",  # first: a 413 before anything reads
     "django.middleware.security.SecurityMiddleware",
     # Static files (admin, API docs) straight from STATIC_ROOT, compressed, before anything
     # touches the session or the database.
@@ -141,36 +107,14 @@ TEMPLATES = [
 VAR_DIR = Path(env("NOTIFIER_VAR_DIR") or BASE_DIR / "var")
 
 
-def _database(url: str) -> dict:
-    try:
-        config = dj_database_url.parse(url, conn_max_age=60)
-    except Exception as exc:  # dj_database_url raises several types for bad URLs
-        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
-    if config["ENGINE"] == "django.db.backends.sqlite3":
-        # The web app, the scheduler and the workers share one file: WAL lets readers
-        # proceed during a write, IMMEDIATE avoids "database is locked" on lock upgrades.
-        config["CONN_MAX_AGE"] = 0
-        config["OPTIONS"] = {
-            "timeout": 30,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
-        # Tests use a file, not memory, so threads and the end-to-end tests' processes
-        # share it as the service's processes share the real one.
-        # One file per test run (by process id), so two runs never share one.
-        test_name = f"codedeploy-notifier-test-{os.getpid()}.sqlite3"
-        config["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / test_name)}
-    return config
-
-
 _default_db = env("DATABASE_URL")
 if not _default_db:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     _default_db = f"sqlite:///{VAR_DIR / 'notifier.sqlite3'}"
-DATABASES = {"default": _database(_default_db)}
+DATABASES = {"default": database_from_url(_default_db)}
 AUDIT_DATABASE_URL = env("AUDIT_DATABASE_URL")
 if AUDIT_DATABASE_URL:
-    DATABASES["audit"] = _database(AUDIT_DATABASE_URL)
+    DATABASES["audit"] = database_from_url(AUDIT_DATABASE_URL)
     if DATABASES["audit"]["ENGINE"].endswith("postgresql"):
         # An unreachable mirror must not hold a sender for the OS's TCP timeout (minutes).
         DATABASES["audit"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
@@ -180,10 +124,8 @@ DATABASE_ROUTERS = ["notifier.routers.AuditRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Sign-in throttle (django-axes) -------------------------------------------------------
-# The history pages' /login/ and the admin's login: AXES_FAILURE_LIMIT wrong passwords for one
-# username from one client address lock that pair out for AXES_COOLOFF_MINUTES (each try
-# meanwhile starts the wait again); other users, and the same user elsewhere, are
-# unaffected. The API takes tokens, never passwords, so it has nothing to throttle.
+# /login/ and the admin's login: AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address lock that pair out for AXES_COOLOFF_MINUTES. The API takes tokens, never passwords.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -196,8 +138,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 AXES_CLIENT_IP_CALLABLE = "notifier.security.client_ip"
 AXES_LOCKOUT_CALLABLE = "notifier.security.lockout_response"
-# Failed sign-ins are kept for the admin (Axes > Access attempts); successful ones are not
-# logged, which keeps the table small.
+# Failed sign-ins are kept for the admin (Axes > Access attempts); successful ones are not.
 AXES_DISABLE_ACCESS_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -236,19 +177,27 @@ LOGGING = {
         }
     },
     "loggers": {
-        "notifier": {"handlers": ["console"], "level": env("NOTIFIER_LOG_LEVEL", "INFO")},
-        "channels": {"handlers": ["console"], "level": env("NOTIFIER_LOG_LEVEL", "INFO")},
+        name: {"handlers": ["console"], "level": env("NOTIFIER_LOG_LEVEL", "INFO")}
+        for name in ("notifier", "channels")
     },
 }
 
 # --- REST API -----------------------------------------------------------------------------
+# Request bodies: a registration is a few kilobytes (a setup's message template at most 20,000
+# characters), so 1 MiB leaves room for dozens of setups while bounding what one request may
+# make the service hold in memory; Django's default is 2.5 MB. Over it: 413, on every path.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("NOTIFIER_MAX_REQUEST_BYTES", 1024 * 1024, minimum=65536)
+# JSON nested deeper than this is refused (400) before it is parsed: a registration is 5 deep,
+# and json.loads recurses per level, raising RecursionError near 1,000.
+NOTIFIER_MAX_JSON_DEPTH = envint("NOTIFIER_MAX_JSON_DEPTH", 64, minimum=8)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["registrations.parsers.LimitedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -267,14 +216,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- The engine ---------------------------------------------------------------------------
-NOTIFIER_STORAGE = env("NOTIFIER_STORAGE", "orm")
-if NOTIFIER_STORAGE not in ("orm", "dynamodb"):
-    raise ImproperlyConfigured(
-        f"NOTIFIER_STORAGE must be orm or dynamodb, not {NOTIFIER_STORAGE!r}"
-    )
+NOTIFIER_STORAGE = envchoice("NOTIFIER_STORAGE", "orm", choices=("orm", "dynamodb"))
 NOTIFIER_DYNAMODB_TABLE_PREFIX = env("NOTIFIER_DYNAMODB_TABLE_PREFIX", "codedeploy-notifier-")
-# Finished deployments and deliveries expire from DynamoDB (its TTL) after this many days;
-# the audit mirror, when there is one, keeps them.
+# Days before DynamoDB's TTL expires finished deployments and deliveries (the mirror keeps them).
 NOTIFIER_DYNAMODB_TTL_DAYS = envint("NOTIFIER_DYNAMODB_TTL_DAYS", 180, minimum=1)
 NOTIFIER_POLL_INTERVAL = envnumber("NOTIFIER_POLL_INTERVAL", 2.0, minimum=0.1)
 # How far back the first cycle looks when there is no watermark yet (seconds).
@@ -282,11 +226,7 @@ NOTIFIER_POLL_LOOKBACK = envnumber("NOTIFIER_POLL_LOOKBACK", 600, minimum=0)
 # Every cycle lists again this many seconds before the watermark: ListDeployments is
 # eventually consistent, and a deployment created just before a cycle may appear late.
 NOTIFIER_POLL_OVERLAP = envnumber("NOTIFIER_POLL_OVERLAP", 60, minimum=0)
-NOTIFIER_POLL_MODE = env("NOTIFIER_POLL_MODE", "account")
-if NOTIFIER_POLL_MODE not in ("account", "group"):
-    raise ImproperlyConfigured(
-        f"NOTIFIER_POLL_MODE must be account or group, not {NOTIFIER_POLL_MODE!r}"
-    )
+NOTIFIER_POLL_MODE = envchoice("NOTIFIER_POLL_MODE", "account", choices=("account", "group"))
 NOTIFIER_SEND_TIMEOUT = envnumber("NOTIFIER_SEND_TIMEOUT", 10, minimum=0.1)
 NOTIFIER_MAX_ATTEMPTS = envint("NOTIFIER_MAX_ATTEMPTS", 6, minimum=1)
 NOTIFIER_RETRY_BASE = envnumber("NOTIFIER_RETRY_BASE", 2, minimum=0)
@@ -303,65 +243,53 @@ NOTIFIER_CLAIM_LEASE = envnumber(
 )
 if NOTIFIER_CLAIM_LEASE <= NOTIFIER_SEND_TIMEOUT:
     raise ImproperlyConfigured("NOTIFIER_CLAIM_LEASE must be longer than NOTIFIER_SEND_TIMEOUT")
-# The scheduled task runs a polling loop for this long; the schedule fires every minute and
-# django-q2's scheduler wakes only about every 30 s, so the loop outlives the period.
+# A scheduled loop's length (over a minute: django-q2 wakes every ~30 s); its one-per-node lock.
 NOTIFIER_LOOP_SECONDS = envnumber("NOTIFIER_LOOP_SECONDS", 90, minimum=1)
-# One service loop (and so one pool of NOTIFIER_SEND_THREADS senders) per node: the loops
-# of one node take an exclusive lock on this file (notifier.loop). Processes that share it
-# are one node.
 NOTIFIER_NODE_LOCK = Path(env("NOTIFIER_NODE_LOCK") or VAR_DIR / "service-loop.lock")
-# How long a stopping service (manage.py run_service) waits for the cluster to finish the
-# sends in flight before it kills it: longer than one send.
-NOTIFIER_STOP_TIMEOUT = envnumber("NOTIFIER_STOP_TIMEOUT", NOTIFIER_SEND_TIMEOUT + 20, minimum=1)
-if NOTIFIER_STOP_TIMEOUT <= NOTIFIER_SEND_TIMEOUT:
-    raise ImproperlyConfigured(
-        "NOTIFIER_STOP_TIMEOUT must be longer than NOTIFIER_SEND_TIMEOUT, or a stop could "
-        "kill a send in flight"
-    )
 
 NEW_RELIC_API_KEY = env("NEW_RELIC_API_KEY")
 NEW_RELIC_API_URL = env("NEW_RELIC_API_URL", "https://api.newrelic.com").rstrip("/")
-
 NEW_RELIC_NERDGRAPH_URL = env("NEW_RELIC_NERDGRAPH_URL", "https://api.newrelic.com/graphql")
 SLACK_API_URL = env("SLACK_API_URL", "https://slack.com/api").rstrip("/")
 PAGERDUTY_EVENTS_URL = env("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com").rstrip("/")
 
 
-def _email(url: str) -> dict:
-    """EMAIL_URL -> Django's EMAIL_* settings: smtp:// (STARTTLS with ?tls=true) or smtps://."""
-    from urllib.parse import parse_qs, unquote, urlsplit
-
-    if not url:
-        return {}
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps"):
-        raise ImproperlyConfigured(
-            "EMAIL_URL must look like smtp://user:password@host:587?tls=true or "
-            f"smtps://user:password@host:465, not a {parts.scheme or 'schemeless'} URL"
-        )
-    try:
-        port = parts.port
-    except ValueError:
-        raise ImproperlyConfigured("EMAIL_URL has a port that is not a number") from None
-    if not parts.hostname:
-        raise ImproperlyConfigured("EMAIL_URL names no host, e.g. smtp://mail.example.com:25")
-    query = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
-    use_tls = query.get("tls", "false") in ("1", "true", "yes", "on")
-    return {
-        "EMAIL_HOST": parts.hostname,
-        "EMAIL_PORT": port or (465 if parts.scheme == "smtps" else 25),
-        "EMAIL_HOST_USER": unquote(parts.username or ""),
-        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
-        "EMAIL_USE_TLS": use_tls and parts.scheme == "smtp",
-        "EMAIL_USE_SSL": parts.scheme == "smtps",
-    }
-
-
 EMAIL_URL = env("EMAIL_URL")
-globals().update(_email(EMAIL_URL))
+_email_settings = email_from_url(EMAIL_URL)
+# Django's defaults when EMAIL_URL is empty (email setups then fail with "EMAIL_URL is not set").
+EMAIL_HOST = _email_settings.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _email_settings.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _email_settings.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email_settings.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email_settings.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email_settings.get("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = NOTIFIER_SEND_TIMEOUT
 NOTIFIER_FROM_EMAIL = env("NOTIFIER_FROM_EMAIL", "codedeploy-notifier@localhost")
 DEFAULT_FROM_EMAIL = NOTIFIER_FROM_EMAIL
+
+# --- Bounds on what one user or one registration can make the service send ----------------
+# A registration fans out to at most this many setups, and an email setup (SMTP or SES) to
+# at most this many recipients: one deployment cannot turn into thousands of messages.
+NOTIFIER_MAX_SETUPS_PER_REGISTRATION = envint("NOTIFIER_MAX_SETUPS_PER_REGISTRATION", 20, minimum=1)
+NOTIFIER_MAX_RECIPIENTS = envint("NOTIFIER_MAX_RECIPIENTS", 50, minimum=1)
+# Sends a person starts by hand (the test endpoint and admin action, Resend on the history
+# pages): at most this many per user per minute, counted per action, in the cache below.
+NOTIFIER_MANUAL_SENDS_PER_MINUTE = envint("NOTIFIER_MANUAL_SENDS_PER_MINUTE", 10, minimum=1)
+# Who SES setups may send as (addresses, @domain entries). Empty: NOTIFIER_FROM_EMAIL only.
+NOTIFIER_SES_FROM_ALLOWED = envlist(
+    "NOTIFIER_SES_FROM_ALLOWED",
+    valid=lambda entry: "@" in entry and " " not in entry,
+    takes="addresses and @domain entries, comma-separated "
+    "(deploys@example.com,@notify.example.com)",
+)
+# Which SNS topics setups may publish to: ARN patterns, `*` matching within one part of the
+# ARN, comma-separated. Empty: every topic of the service's own account (from STS).
+NOTIFIER_SNS_TOPIC_ALLOWED = envlist(
+    "NOTIFIER_SNS_TOPIC_ALLOWED",
+    valid=lambda entry: entry.startswith("arn:") and entry.count(":") == 5,
+    takes="topic ARN patterns, comma-separated, with * for any part "
+    "(arn:aws:sns:*:123456789012:deploy-*)",
+)
 
 # --- Keys ---------------------------------------------------------------------------------
 # DJANGO_SECRET_KEY signs sessions and CSRF tokens. NOTIFIER_ENCRYPTION_KEY encrypts the
@@ -374,55 +302,14 @@ DEFAULT_FROM_EMAIL = NOTIFIER_FROM_EMAIL
 NOTIFIER_KEYS_FILE = env("NOTIFIER_KEYS_FILE")
 
 
-def _keys() -> tuple[str, str]:
-    from notifier.keys import KEY_NAMES, keys_file_create, keys_file_read
-
-    keys_file = NOTIFIER_KEYS_FILE
-    if not keys_file and DEBUG and not all(env(name) for name in KEY_NAMES):
-        keys_file = str(VAR_DIR / "keys.env")
-        keys_file_create(path=Path(keys_file))
-    from_file = keys_file_read(path=Path(keys_file)) if keys_file else {}
-    keys = {name: env(name).strip() or from_file.get(name, "") for name in KEY_NAMES}
-    missing = [name for name in KEY_NAMES if not keys[name]]
-    if missing:
-        where = f" (nor in NOTIFIER_KEYS_FILE, {keys_file})" if keys_file else ""
-        raise ImproperlyConfigured(
-            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set{where}, "
-            "and there is no default. Run `python manage.py generate_keys`: it prints fresh "
-            "values as KEY=value lines; put them in the service's environment (or save them "
-            "with `python manage.py generate_keys --file /path/keys.env` and set "
-            "NOTIFIER_KEYS_FILE=/path/keys.env)."
-            + (
-                " Keep NOTIFIER_ENCRYPTION_KEY: stored secrets cannot be read without it."
-                if "NOTIFIER_ENCRYPTION_KEY" in missing
-                else ""
-            )
-        )
-    return keys["DJANGO_SECRET_KEY"], keys["NOTIFIER_ENCRYPTION_KEY"]
-
-
-SECRET_KEY, NOTIFIER_ENCRYPTION_KEY = _keys()
+SECRET_KEY, NOTIFIER_ENCRYPTION_KEY = keys_load(
+    keys_file=NOTIFIER_KEYS_FILE, debug=DEBUG, var_dir=VAR_DIR
+)
 
 # Hosts (host, host:port or CIDR) a user-supplied URL may name although they resolve to a
 # loopback, link-local or private address.
-NOTIFIER_URL_ALLOWLIST = [h.strip() for h in env("NOTIFIER_URL_ALLOWLIST").split(",") if h.strip()]
+NOTIFIER_URL_ALLOWLIST = envlist("NOTIFIER_URL_ALLOWLIST")
 
-
-def _check_encryption_key() -> None:
-    from cryptography.fernet import Fernet
-
-    for key in NOTIFIER_ENCRYPTION_KEY.split(","):
-        try:
-            Fernet(key.strip())
-        except (ValueError, TypeError):
-            raise ImproperlyConfigured(
-                "NOTIFIER_ENCRYPTION_KEY must be one or more comma-separated Fernet keys "
-                "(32 url-safe base64-encoded bytes each; make one with "
-                "python manage.py generate_keys)"
-            ) from None
-
-
-_check_encryption_key()
 
 # --- django-q2 ----------------------------------------------------------------------------
 Q_BROKER_URL = env("Q_BROKER_URL")
@@ -430,8 +317,7 @@ Q_CLUSTER: dict = {
     "name": "notifier",
     "workers": envint("NOTIFIER_WORKERS", 2, minimum=2),
     "timeout": int(NOTIFIER_LOOP_SECONDS + 60),
-    # retry must exceed timeout or a long task runs twice.
-    "retry": int(NOTIFIER_LOOP_SECONDS + 120),
+    "retry": int(NOTIFIER_LOOP_SECONDS + 120),  # over timeout, or a long task runs twice
     "max_attempts": 1,
     "catch_up": False,
     "poll": 0.2,
@@ -447,3 +333,18 @@ elif Q_BROKER_URL:
     )
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- caches ---------------------------------------------------------------------------------
+# `ratelimit` (notifier.ratelimit) is shared by every process and node: Redis when they share
+# one already (Q_BROKER_URL), else a table in their database. `default` stays per process.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": Q_BROKER_URL}
+        if Q_BROKER_URL
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "notifier_ratelimit",
+        }
+    ),
+}

@@ -18,9 +18,10 @@ registration_test = RegistrationTestAlias.as_view({"post": "test"})
 
 urlpatterns = [
     path("", views.deployment_list, name="deployment-list"),
-    path("deployments/<str:deployment_id>/", views.deployment_detail, name="deployment-detail"),
-    path("deployments/<str:deployment_id>/resend/", views.delivery_resend, name="delivery-resend"),
-    path("applications/<str:application>/", views.application_detail, name="application-detail"),
+    # <path:>: ids and names kept from older rows may hold a "/"; resend is matched first.
+    path("deployments/<path:deployment_id>/resend/", views.delivery_resend, name="delivery-resend"),
+    path("deployments/<path:deployment_id>/", views.deployment_detail, name="deployment-detail"),
+    path("applications/<path:application>/", views.application_detail, name="application-detail"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("status/", views.status, name="status"),
     path("login/", views.SignInView.as_view(), name="sign-in"),

@@ -20,7 +20,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from notifier import charts, history
+from notifier.checks import provider_problems
 from notifier.events import STATUSES, Event
+from notifier.ratelimit import RateLimited
 from notifier.storage import get_store, history_database
 from notifier.storage.base import StorageError
 from registrations.models import Registration
@@ -67,6 +69,21 @@ class HistoryFilterForm(forms.Form):
         self.fields["kind"].choices = [("", "Any channel"), *kinds]
         self.application_names = list(applications)
 
+    def _clean_date(self, name: str, words: str):
+        value = self.cleaned_data.get(name)
+        if value and not history.EARLIEST_DATE <= value <= history.LATEST_DATE:
+            raise forms.ValidationError(
+                f"the {words} must be between {history.EARLIEST_DATE.isoformat()} and "
+                f"{history.LATEST_DATE.isoformat()}; leave it empty for no limit"
+            )
+        return value
+
+    def clean_since(self):
+        return self._clean_date("since", "from date")
+
+    def clean_until(self):
+        return self._clean_date("until", "to date")
+
     def clean(self):
         data = super().clean()
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
@@ -97,11 +114,37 @@ class HistoryFilterForm(forms.Form):
         )
 
 
-def _page_number(request) -> int:
-    try:
-        return max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        return 1
+MAX_PAGE_NUMBER = 1_000_000  # 50 million deployments at 50 a page
+
+
+def _page_number(request) -> tuple[int, str]:
+    """The page asked for (pages are numbered only without a history database), and why it
+    was refused when it was."""
+    raw = request.GET.get("page", "")
+    if not raw:
+        return 1, ""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 7 and 1 <= int(raw) <= MAX_PAGE_NUMBER:
+        return int(raw), ""
+    return 1, (
+        f"The page must be a whole number from 1 to {MAX_PAGE_NUMBER:,}; showing the newest "
+        "deployments instead."
+    )
+
+
+def _cursors(request) -> tuple[str, str, str]:
+    """The list's `before` and `after` cursors; a damaged one is dropped, and said so."""
+    before, after = request.GET.get("before", ""), request.GET.get("after", "")
+    for name, value in (("before", before), ("after", after)):
+        if value and history.cursor_decode(value) is None:
+            return (
+                "",
+                "",
+                (
+                    f"The page link is damaged or out of range ({name}=…); showing the newest "
+                    "deployments instead. Use the Newer and Older links to page."
+                ),
+            )
+    return before, after, ""
 
 
 def _query(params: dict[str, str] | None) -> str | None:
@@ -115,12 +158,9 @@ def deployment_list(request):
         request.GET or None, kinds=choices["kinds"], applications=choices["applications"]
     )
     filters = form.filters()
-    page = history.deployment_list(
-        filters=filters,
-        before=request.GET.get("before", ""),
-        after=request.GET.get("after", ""),
-        page=_page_number(request),
-    )
+    before, after, cursor_error = _cursors(request)
+    page_number, page_error = _page_number(request)
+    page = history.deployment_list(filters=filters, before=before, after=after, page=page_number)
     filtering = bool(filters.as_params())
     context = {
         "form": form,
@@ -129,6 +169,7 @@ def deployment_list(request):
         "older_url": _query(page.older),
         "newest_url": _query(filters.as_params()),
         "filtering": filtering,
+        "paging_errors": [e for e in (cursor_error, page_error) if e],
         "applications": choices["applications"],
         "has_registrations": bool(choices["applications"]),
     }
@@ -144,8 +185,16 @@ def _poller_or_none():
         return None
 
 
+def _refuse_control_characters(value: str, what: str) -> None:
+    """No deployment or application is named with control characters (and PostgreSQL refuses
+    a NUL in a query): such a path is a 404, not a database error."""
+    if history.has_control_characters(value):
+        raise Http404(f"No {what} has a name with control characters.")
+
+
 @signed_in
 def deployment_detail(request, deployment_id: str):
+    _refuse_control_characters(deployment_id, "deployment")
     detail = history.deployment_detail(deployment_id=deployment_id, user=request.user)
     if detail is None:
         raise Http404(f"No deployment {deployment_id} has been seen.")
@@ -167,6 +216,15 @@ def delivery_resend(request, deployment_id: str):
     key = history.DeliveryKey(deployment_id, event, setup_id)
     try:
         state = history.delivery_resend(key=key, user=request.user)
+    except RateLimited as exc:
+        messages.error(request, f"Not resent: {exc}.")
+        detail = history.deployment_detail(deployment_id=deployment_id, user=request.user)
+        if detail is None:
+            raise Http404(f"No deployment {deployment_id} has been seen.") from None
+        context = {"detail": detail, "event": detail.event}
+        response = render(request, "history/deployment_detail.html", context, status=429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     except history.ResendRefused as exc:
         messages.error(request, f"Not resent: {exc}.")
         if not exc.forbidden:
@@ -190,6 +248,7 @@ def delivery_resend(request, deployment_id: str):
 
 @signed_in
 def application_detail(request, application: str):
+    _refuse_control_characters(application, "application")
     summary = history.application_summary(application=application)
     if summary.registration is None and not summary.recent.rows:
         raise Http404(f"{application} is not registered and no deployment of it has been seen.")
@@ -260,6 +319,7 @@ def status(request):
             "history_database": history_database(),
             "now": timezone.now(),
             "has_registrations": Registration.objects.exists(),
+            "configuration_problems": provider_problems(),
         },
     )
 

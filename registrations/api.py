@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from notifier.middleware import body_too_large_message
+from notifier.ratelimit import RateLimited, rate_limit_take
 from registrations.models import Registration
 from registrations.serializers import (
     RegistrationSerializer,
@@ -93,6 +97,7 @@ class RegistrationViewSet(viewsets.ModelViewSet):
                     ]
                 }
             )
+        rate_limit_take(user=request.user, action="test")  # raises RateLimited: a 429
         results = registration_test_send(registration=registration, setup_id=setup_id)
         return Response(
             {
@@ -128,6 +133,15 @@ def exception_handler(exc, context):
             },
             status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
         )
+    if isinstance(exc, RateLimited):
+        return Response(
+            {"detail": f"{str(exc)[0].upper()}{str(exc)[1:]}.", "code": "rate_limited"},
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    if isinstance(exc, RequestDataTooBig):  # Django's, raised when DRF reads request.body
+        message = body_too_large_message(size=None, limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        return Response({"detail": message}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, SetupsInvalid):  # raised inside the save's transaction: nothing kept
         exc = exceptions.ValidationError({"notifications": exc.errors})
     if isinstance(exc, RegistrationStoreError):

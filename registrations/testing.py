@@ -94,6 +94,7 @@ class TestResult:
     error: str = ""
     retryable: bool = False
     latency_ms: int = 0
+    error_code: str = ""  # a channels.base.ErrorCode value when not delivered
 
     __test__ = False  # not a pytest test class
 
@@ -111,6 +112,7 @@ class TestResult:
         else:
             data["error"] = self.error
             data["retryable"] = self.retryable
+            data["error_code"] = self.error_code
         return data
 
     def sentence(self) -> str:
@@ -145,6 +147,7 @@ def registration_test_send(
                 detail=result.sent.detail if result.sent else "",
                 error=error.message if error else "",
                 retryable=bool(error and error.retryable),
+                error_code=error.code.value if error else "",
                 latency_ms=result.latency_ms,
             )
         )

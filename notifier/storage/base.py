@@ -11,6 +11,7 @@ loses the delivery to the next claimer, and its late `delivery_record` is refuse
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -70,6 +71,12 @@ class Claim:
     lease_until: datetime
 
 
+def claim_token(*, holder: str) -> str:
+    """A new claim's token: the claimer's name and a random part, unique to this claim, at
+    most 64 characters (what every backend stores)."""
+    return f"{holder}:{uuid.uuid4().hex}"[:64]
+
+
 @dataclass(frozen=True)
 class AttemptOutcome:
     state: str  # one of DELIVERY_STATES; PENDING means "retry at next_attempt_at"
@@ -79,6 +86,7 @@ class AttemptOutcome:
     error: str = ""
     detail: str = ""  # what the provider answered, e.g. a marker id
     next_attempt_at: datetime | None = None
+    error_code: str = ""  # a channels.base.ErrorCode value when error is set
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,7 @@ class Attempt:
     response_status: int | None
     error: str
     detail: str
+    error_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,7 @@ class Delivery:
     last_error: str
     event: DeploymentEvent
     history: tuple[Attempt, ...] = ()
+    last_error_code: str = ""
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ def delivery_copy(delivery: Delivery, *, using: str) -> None:
                 "lease_until": None,
                 "next_attempt_at": delivery.next_attempt_at,
                 "last_error": delivery.last_error,
+                "last_error_code": delivery.last_error_code,
                 "payload": delivery.event.to_dict(),
                 "created_at": delivery.created_at,
                 "updated_at": delivery.updated_at,
@@ -80,6 +81,7 @@ def delivery_copy(delivery: Delivery, *, using: str) -> None:
                 latency_ms=a.latency_ms,
                 response_status=a.response_status,
                 error=a.error,
+                error_code=a.error_code,
                 detail=a.detail,
             )
             for a in delivery.history

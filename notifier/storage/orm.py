@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ from notifier.storage.base import (
     PollState,
     StatusChange,
     StorageError,
+    claim_token,
 )
 from notifier.storage.codec import poll_state_from_dict, poll_state_to_dict
 
@@ -57,6 +57,7 @@ def delivery_from_model(row: m.Delivery, *, with_history: bool = False) -> Deliv
                 response_status=a.response_status,
                 error=a.error,
                 detail=a.detail,
+                error_code=a.error_code,
             )
             for a in row.history.all()
         )
@@ -69,6 +70,7 @@ def delivery_from_model(row: m.Delivery, *, with_history: bool = False) -> Deliv
         updated_at=row.updated_at,
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,
+        last_error_code=row.last_error_code,
         event=DeploymentEvent.from_dict(row.payload),
         history=history,
     )
@@ -182,7 +184,7 @@ class OrmStore:
         self, key: DeliveryKey, *, holder: str, lease_seconds: float, now: datetime | None = None
     ) -> Claim | None:
         now = now or timezone.now()
-        token = f"{holder}:{uuid.uuid4().hex}"[:64]
+        token = claim_token(holder=holder)
         until = now + timedelta(seconds=lease_seconds)
         # The compare-and-set: only a pending, due, unleased row is updated, and a database
         # UPDATE is atomic, so of any number of concurrent claimers exactly one sees 1 here.
@@ -213,6 +215,7 @@ class OrmStore:
                 lease_until=None,
                 next_attempt_at=outcome.next_attempt_at,
                 last_error=outcome.error,
+                last_error_code=outcome.error_code,
                 updated_at=now,
             )
             self._q(m.DeliveryAttempt).create(
@@ -223,6 +226,7 @@ class OrmStore:
                 latency_ms=outcome.latency_ms,
                 response_status=outcome.response_status,
                 error=outcome.error,
+                error_code=outcome.error_code,
                 detail=outcome.detail,
             )
         return True

@@ -11,7 +11,7 @@ from aiosmtpd.controller import Controller
 from channels import email as email_channel
 from channels.base import ChannelError
 from channels.email import EmailSetup, build_message
-from notifier.settings import _email
+from notifier.env import email_from_url
 from tests.support.services import free_port
 
 
@@ -44,7 +44,7 @@ def smtp(settings):
     controller.start()
     url = f"smtp://127.0.0.1:{controller.port}"
     settings.EMAIL_URL = url
-    for name, value in _email(url).items():
+    for name, value in email_from_url(url).items():
         setattr(settings, name, value)
     settings.NOTIFIER_FROM_EMAIL = "deploys@example.com"
     yield mailbox
@@ -117,7 +117,7 @@ def test_a_temporary_smtp_failure_is_retryable(smtp, failed_event):
 def test_an_unreachable_server_is_retryable(settings, failed_event):
     url = f"smtp://127.0.0.1:{free_port()}"
     settings.EMAIL_URL = url
-    for name, value in _email(url).items():
+    for name, value in email_from_url(url).items():
         setattr(settings, name, value)
     with pytest.raises(ChannelError) as caught:
         email_channel.send(failed_event, setup())
@@ -140,7 +140,7 @@ def test_recipients_are_validated_by_field(registration):
 
 
 def test_email_url_becomes_django_settings():
-    assert _email("smtp://user:p%40ss@mail.example.com:587?tls=true") == {
+    assert email_from_url("smtp://user:p%40ss@mail.example.com:587?tls=true") == {
         "EMAIL_HOST": "mail.example.com",
         "EMAIL_PORT": 587,
         "EMAIL_HOST_USER": "user",
@@ -148,8 +148,67 @@ def test_email_url_becomes_django_settings():
         "EMAIL_USE_TLS": True,
         "EMAIL_USE_SSL": False,
     }
-    assert _email("smtps://mail.example.com")["EMAIL_PORT"] == 465
-    assert _email("smtps://mail.example.com")["EMAIL_USE_SSL"] is True
+    assert email_from_url("smtps://mail.example.com")["EMAIL_PORT"] == 465
+    assert email_from_url("smtps://mail.example.com")["EMAIL_USE_SSL"] is True
+
+
+def test_smtp_with_ssl_true_is_implicit_tls_and_tls_true_is_starttls():
+    assert email_from_url("smtp://mail.example.com:465?ssl=true")["EMAIL_USE_SSL"] is True
+    assert email_from_url("smtp://mail.example.com:465?ssl=true")["EMAIL_USE_TLS"] is False
+    assert email_from_url("smtp://mail.example.com:587?tls=TRUE")["EMAIL_USE_TLS"] is True
+    assert email_from_url("smtp://mail.example.com")["EMAIL_PORT"] == 25
+    assert email_from_url("smtps://u:p@mail.example.com:2465") == {
+        "EMAIL_HOST": "mail.example.com",
+        "EMAIL_PORT": 2465,
+        "EMAIL_HOST_USER": "u",
+        "EMAIL_HOST_PASSWORD": "p",
+        "EMAIL_USE_TLS": False,
+        "EMAIL_USE_SSL": True,
+    }
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("http://user:hunter2@mail.example.com", "EMAIL_URL must look like smtp://"),
+        ("smtp://user:hunter2@mail.example.com:port", "EMAIL_URL has a port that is not a number"),
+        ("smtp://user:hunter2@:25", "EMAIL_URL names no host"),
+        ("smtp://user:hunter2@mail.example.com?timeout=soon", "EMAIL_URL has a query value"),
+    ],
+)
+def test_a_bad_email_url_is_named_and_its_password_never_shown(url, words):
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match=words) as caught:
+        email_from_url(url)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_the_service_reads_email_url_into_django_settings_at_start():
+    import os
+
+    script = (
+        "from django.conf import settings as s; "
+        "print(s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD, "
+        "s.EMAIL_USE_TLS, s.EMAIL_USE_SSL)"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        env={**os.environ, "EMAIL_URL": "smtps://ops%40example.com:p%3Ass@Mail.Example.com"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == [
+        "mail.example.com",
+        "465",
+        "ops@example.com",
+        "p:ss",
+        "False",
+        "True",
+    ]
+    assert "Warning" not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -167,6 +167,7 @@ def test_a_value_encrypted_with_another_key_is_a_clear_permanent_error(
     with pytest.raises(ChannelError, match="cannot be decrypted") as caught:
         webhook.send(sample_event("failed"), stale)
     assert not caught.value.retryable
+    assert caught.value.code == "undecryptable"
 
 
 def test_a_server_that_does_not_answer_in_time_is_retryable(

@@ -59,6 +59,7 @@ def test_it_tests_every_setup_and_reports_each_result(api, httpserver, two_setup
     assert by_setup[bad.pk]["delivered"] is False
     assert "refused the request (404)" in by_setup[bad.pk]["error"]
     assert by_setup[bad.pk]["retryable"] is False
+    assert by_setup[bad.pk]["error_code"] == "not_found"
     sent = {req.path: json.loads(req.get_data()) for req, _ in httpserver.log}
     assert sent["/good"]["application"] == "storefront"
     assert sent["/good"]["deployment_group"] == "blue"

@@ -122,6 +122,7 @@ def failed(
     error: str = "New Relic has no application named 'web': check the application name in "
     "this setup",
     status: int = 200,
+    code: str = "not_found",
 ) -> AttemptOutcome:
     return AttemptOutcome(
         state="failed",
@@ -129,6 +130,7 @@ def failed(
         latency_ms=80,
         response_status=status,
         error=error,
+        error_code=code,
     )
 
 

@@ -215,6 +215,25 @@ def test_a_recorded_attempt_keeps_every_detail(store):
     assert delivery.updated_at >= delivery.created_at
 
 
+def test_a_failed_attempt_keeps_its_error_code(store):
+    key = queued(store)
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    failure = AttemptOutcome(
+        state=FAILED,
+        started_at=timezone.now(),
+        latency_ms=9,
+        response_status=401,
+        error="New Relic rejected NEW_RELIC_API_KEY (401)",
+        error_code="unauthorized",
+    )
+    assert store.delivery_record(claim, failure)
+    delivery = store.delivery_get(key)
+    assert delivery.last_error_code == "unauthorized"
+    assert [a.error_code for a in delivery.history] == ["unauthorized"]
+    (listed,) = store.deployment_get("d-1").deliveries
+    assert listed.last_error_code == "unauthorized"
+
+
 def test_a_retry_waits_until_it_is_due(store):
     key = queued(store)
     claim = store.delivery_claim(key, holder="a", lease_seconds=30)

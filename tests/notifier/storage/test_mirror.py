@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import timedelta
 
@@ -93,6 +94,19 @@ def test_a_released_claim_is_due_again_and_the_mirror_never_saw_the_attempt(stor
     assert store.primary.delivery_get(key).attempts == 0
     ((delivery),) = mirrored("d-1").deliveries
     assert (delivery.state, delivery.attempts) == ("pending", 0)
+
+
+def test_an_error_code_reaches_the_mirror(store):
+    e = deployment("d-2")
+    store.deployment_save(e, seen_at=timezone.now())
+    key = DeliveryKey("d-2", "succeeded", 7)
+    assert store.delivery_create(key, kind="newrelic", event=e)
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    failure = dataclasses.replace(outcome(FAILED, error="refused"), error_code="forbidden")
+    assert store.delivery_record(claim, failure)
+    (delivery,) = mirrored("d-2").deliveries
+    assert delivery.last_error_code == "forbidden"
+    assert [a.error_code for a in delivery.history] == ["forbidden"]
 
 
 def test_history_pages_come_from_the_mirror(store):
