@@ -17,6 +17,7 @@ ENGINE_SETTINGS: dict[str, Any] = {
     "NOTIFIER_POLL_OVERLAP": 60,
     "NOTIFIER_POLL_MODE": "account",
     "NOTIFIER_LOOP_SECONDS": 90,
+    "NOTIFIER_NODE_LOCK": "",  # the service loop's node lock file; empty: in the temp dir
     "NOTIFIER_SEND_TIMEOUT": 10,
     "NOTIFIER_SEND_THREADS": 8,
     "NOTIFIER_MAX_ATTEMPTS": 6,

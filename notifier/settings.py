@@ -63,9 +63,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "notifier.apps.NotifierConfig",
     "django_q",
     "axes",
-    "notifier.apps.NotifierConfig",
     "registrations.apps.RegistrationsConfig",
     "channels.apps.NotificationChannelsConfig",
 ]
@@ -243,8 +243,9 @@ NOTIFIER_CLAIM_LEASE = envnumber(
 )
 if NOTIFIER_CLAIM_LEASE <= NOTIFIER_SEND_TIMEOUT:
     raise ImproperlyConfigured("NOTIFIER_CLAIM_LEASE must be longer than NOTIFIER_SEND_TIMEOUT")
-# The scheduled loop's length: longer than the minute between runs (django-q2 wakes every ~30 s).
+# A scheduled loop's length (over a minute: django-q2 wakes every ~30 s); its one-per-node lock.
 NOTIFIER_LOOP_SECONDS = envnumber("NOTIFIER_LOOP_SECONDS", 90, minimum=1)
+NOTIFIER_NODE_LOCK = Path(env("NOTIFIER_NODE_LOCK") or VAR_DIR / "service-loop.lock")
 
 NEW_RELIC_API_KEY = env("NEW_RELIC_API_KEY")
 NEW_RELIC_API_URL = env("NEW_RELIC_API_URL", "https://api.newrelic.com").rstrip("/")
@@ -316,8 +317,7 @@ Q_CLUSTER: dict = {
     "name": "notifier",
     "workers": envint("NOTIFIER_WORKERS", 2, minimum=2),
     "timeout": int(NOTIFIER_LOOP_SECONDS + 60),
-    # retry must exceed timeout or a long task runs twice.
-    "retry": int(NOTIFIER_LOOP_SECONDS + 120),
+    "retry": int(NOTIFIER_LOOP_SECONDS + 120),  # over timeout, or a long task runs twice
     "max_attempts": 1,
     "catch_up": False,
     "poll": 0.2,

@@ -174,6 +174,11 @@ class Store(Protocol):
     def delivery_record(self, claim: Claim, outcome: AttemptOutcome) -> bool:
         """Store an attempt and the delivery's new state; False if the claim was lost."""
 
+    def delivery_release(self, claim: Claim) -> bool:
+        """Give back a claim whose send never started (the sender is stopping): the delivery
+        is due again at once for any sender, its lease is cleared and the attempt the claim
+        counted is uncounted. False (and no change) if the claim was lost meanwhile."""
+
     def deliveries_due(self, *, now: datetime | None = None, limit: int = 100) -> list[DeliveryKey]:
         """Pending deliveries that are due and not leased to anyone, oldest first."""
 

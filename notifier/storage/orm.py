@@ -232,6 +232,19 @@ class OrmStore:
         return True
 
     @_guard
+    def delivery_release(self, claim: Claim) -> bool:
+        return bool(
+            self._key_filter(claim.key)
+            .filter(state=PENDING, lease_token=claim.token)
+            .update(
+                lease_token="",
+                lease_until=None,
+                attempts=F("attempts") - 1,
+                updated_at=timezone.now(),
+            )
+        )
+
+    @_guard
     def deliveries_due(self, *, now: datetime | None = None, limit: int = 100) -> list[DeliveryKey]:
         now = now or timezone.now()
         rows = (

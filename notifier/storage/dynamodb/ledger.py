@@ -280,6 +280,19 @@ class DynamoStore(DeploymentReads):
         return written is not None
 
     @guarded
+    def delivery_release(self, claim: Claim) -> bool:
+        values = {":one": 1, ":now": to_us(timezone.now()), ":token": claim.token}
+        return None is not conditional_write(
+            self.client.update_item,
+            TableName=self.deliveries_table,
+            Key=self._key(claim.key),
+            UpdateExpression="SET attempts = attempts - :one, updated_us = :now "
+            "REMOVE lease_token, lease_until_us",
+            ConditionExpression="lease_token = :token",
+            ExpressionAttributeValues=to_item(values),
+        )
+
+    @guarded
     def deliveries_due(self, *, now: datetime | None = None, limit: int = 100) -> list[DeliveryKey]:
         now = now or timezone.now()
         keys: list[DeliveryKey] = []

@@ -274,6 +274,44 @@ def test_deliveries_due_are_pending_unleased_and_oldest_first(store):
     assert store.deliveries_due(now=later) == [first, second, fourth]
 
 
+def test_a_released_claim_is_due_again_at_once_without_counting_an_attempt(store):
+    key = queued(store)
+    claim = store.delivery_claim(key, holder="stopping-node", lease_seconds=30)
+    assert store.deliveries_due() == []
+
+    assert store.delivery_release(claim)
+
+    assert store.deliveries_due() == [key]
+    delivery = store.delivery_get(key)
+    assert (delivery.state, delivery.attempts, delivery.history) == (PENDING, 0, ())
+    again = store.delivery_claim(key, holder="other-node", lease_seconds=30)
+    assert again is not None and again.attempt == 1
+    assert store.delivery_record(again, outcome(DELIVERED))
+    assert [a.number for a in store.delivery_get(key).history] == [1]
+
+
+def test_a_claim_can_be_released_only_by_its_holder_and_only_once(store):
+    key = queued(store)
+    stale = store.delivery_claim(key, holder="a", lease_seconds=30)
+    later = timezone.now() + timedelta(seconds=31)
+    fresh = store.delivery_claim(key, holder="b", lease_seconds=30, now=later)
+
+    assert not store.delivery_release(stale)  # lost to b: b's lease stands
+    assert store.delivery_claim(key, holder="c", lease_seconds=30, now=later) is None
+    assert store.delivery_release(fresh)
+    assert not store.delivery_release(fresh)  # spent
+    assert store.delivery_get(key).attempts == 1  # a's expired attempt still counts
+
+
+def test_a_recorded_claim_cannot_be_released(store):
+    key = queued(store)
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    assert store.delivery_record(claim, outcome(DELIVERED))
+    assert not store.delivery_release(claim)
+    delivery = store.delivery_get(key)
+    assert (delivery.state, delivery.attempts) == (DELIVERED, 1)
+
+
 def test_a_finished_delivery_can_be_requeued_once(store):
     key = queued(store)
     assert not store.delivery_requeue(key)  # pending already
