@@ -84,6 +84,50 @@ def duration_words(seconds: float) -> str:
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
+def _storage_failing(*, error: str, allowed: float, after: float) -> PollHealth:
+    return PollHealth(
+        healthy=False,
+        failing_part=STORAGE,
+        failing_since=None,
+        lag_seconds=None,
+        allowed_seconds=allowed,
+        unhealthy_after=after,
+        headline=f"The poll state cannot be read from storage: {error}",
+        advice="Check that the database (or DynamoDB) the service uses is reachable.",
+        error=error,
+        state=None,
+    )
+
+
+def _polling_failing(
+    *,
+    state: PollState,
+    since: datetime,
+    now: datetime,
+    lag: float | None,
+    allowed: float,
+    after: float,
+    interval: float,
+) -> PollHealth:
+    failing_for = (now - since).total_seconds()
+    return PollHealth(
+        healthy=failing_for < after and lag is not None and lag <= allowed,
+        failing_part=POLLING,
+        failing_since=since,
+        lag_seconds=lag,
+        allowed_seconds=allowed,
+        unhealthy_after=after,
+        headline=(
+            f"Polling CodeDeploy has failed since {since:%H:%M:%S} UTC "
+            f"({duration_words(failing_for)}): {state.last_error or 'no error was recorded'}"
+        ),
+        advice="Notifications are late until a poll succeeds; it retries every "
+        f"{interval:g} s, and deployments that finish meanwhile are notified then.",
+        error=state.last_error,
+        state=state,
+    )
+
+
 def poll_health(
     *,
     state: PollState | None,
@@ -97,41 +141,20 @@ def poll_health(
     after = unhealthy_after_seconds(poll_interval=poll_interval, configured=unhealthy_after)
     allowed = stale_after_seconds(poll_interval=poll_interval)
     if state is None:
-        return PollHealth(
-            healthy=False,
-            failing_part=STORAGE,
-            failing_since=None,
-            lag_seconds=None,
-            allowed_seconds=allowed,
-            unhealthy_after=after,
-            headline=f"The poll state cannot be read from storage: {storage_error}",
-            advice="Check that the database (or DynamoDB) the service uses is reachable.",
-            error=storage_error,
-            state=None,
-        )
+        return _storage_failing(error=storage_error, allowed=allowed, after=after)
     last_success = state.last_success
     lag = (now - last_success).total_seconds() if last_success else None
-    stale = lag is None or lag > allowed
-    since = state.failing_since
-    if since is not None:
-        failing_for = (now - since).total_seconds()
-        error = state.last_error or "no error was recorded"
-        return PollHealth(
-            healthy=failing_for < after and not stale,
-            failing_part=POLLING,
-            failing_since=since,
-            lag_seconds=lag,
-            allowed_seconds=allowed,
-            unhealthy_after=after,
-            headline=(
-                f"Polling CodeDeploy has failed since {since:%H:%M:%S} UTC "
-                f"({duration_words(failing_for)}): {error}"
-            ),
-            advice="Notifications are late until a poll succeeds; it retries every "
-            f"{poll_interval:g} s, and deployments that finish meanwhile are notified then.",
-            error=state.last_error,
+    if state.failing_since is not None:
+        return _polling_failing(
             state=state,
+            since=state.failing_since,
+            now=now,
+            lag=lag,
+            allowed=allowed,
+            after=after,
+            interval=poll_interval,
         )
+    stale = lag is None or lag > allowed
     if last_success is None:
         headline = "The poller has never completed a check of CodeDeploy."
     elif stale:

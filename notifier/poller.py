@@ -262,15 +262,16 @@ def describe_aws_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def record_poll_error(store: Store, exc: Exception) -> str:
-    """Save a failed cycle's error in words, and when this run of failures began (kept from
-    the first failure until a success clears it: notifier.health reports from it)."""
+def record_poll_error(store: Store, exc: Exception, *, started_at: datetime | None = None) -> str:
+    """Save a failed cycle's error in words, and when this run of failures began: the start
+    of its first failed cycle (`started_at`; botocore's retries can make a cycle last
+    seconds), kept until a success clears it. notifier.health reports from it."""
     message = describe_aws_error(exc)
     try:
         state = store.poll_state_get()
         state.last_error = message
         state.last_error_at = timezone.now()
-        state.failing_since = state.failing_since or state.last_error_at
+        state.failing_since = state.failing_since or started_at or state.last_error_at
         store.poll_state_save(state)
     except Exception:  # the store itself is down: the log is all we have
         log.exception("could not record the poll error")
@@ -304,6 +305,7 @@ def poll_loop(
                 holding = False
             if holding:
                 counter.reset()
+                started_at = timezone.now()
                 try:
                     # Made inside the try: a missing region or credentials is reported on
                     # the status page and retried, not a crash of the loop.
@@ -313,7 +315,7 @@ def poll_loop(
                     if report.events:
                         log.info("poll: %s", "; ".join(report.lines()[2:]))
                 except Exception as exc:
-                    message = record_poll_error(store, exc)
+                    message = record_poll_error(store, exc, started_at=started_at)
                     if message != last_error:  # once per new error, not every cycle
                         log.warning("poll cycle failed: %s", message)
                     last_error = message

@@ -208,5 +208,10 @@ def test_it_records_when_polling_began_failing_and_a_success_clears_it(codedeplo
     assert store.poll_state_get().failing_since == first.failing_since
 
     poll(store)
+    began = timezone.now() - timedelta(seconds=7)  # a cycle that retried for 7 s
+    record_poll_error(store, down, started_at=began)
+    assert store.poll_state_get().failing_since == began
+
+    poll(store)
     assert store.poll_state_get().failing_since is None
     assert store.poll_state_get().last_error == ""
