@@ -17,7 +17,7 @@ failed cycle is not an outage.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -118,7 +118,7 @@ def _polling_failing(
         allowed_seconds=allowed,
         unhealthy_after=after,
         headline=(
-            f"Polling CodeDeploy has failed since {since:%H:%M:%S} UTC "
+            f"Polling CodeDeploy has failed since {since.astimezone(UTC):%H:%M:%S} UTC "
             f"({duration_words(failing_for)}): {state.last_error or 'no error was recorded'}"
         ),
         advice="Notifications are late until a poll succeeds; it retries every "
