@@ -16,6 +16,7 @@ ENGINE_SETTINGS: dict[str, Any] = {
     "NOTIFIER_POLL_LOOKBACK": 600,
     "NOTIFIER_POLL_OVERLAP": 60,
     "NOTIFIER_POLL_MODE": "account",
+    "NOTIFIER_UNHEALTHY_AFTER": 10.0,  # 5 poll intervals, at least 10 s
     "NOTIFIER_LOOP_SECONDS": 90,
     "NOTIFIER_NODE_LOCK": "",  # the service loop's node lock file; empty: in the temp dir
     "NOTIFIER_SEND_TIMEOUT": 10,

@@ -41,6 +41,7 @@ from channels.registry import KINDS, label_for, short_label_for
 from notifier import models as m
 from notifier.dispatch import delivery_send, holder_name
 from notifier.events import STATUSES, TERMINAL_STATUSES, DeploymentEvent, Event
+from notifier.health import PollHealth, poll_health_now
 from notifier.ratelimit import rate_limit_take
 from notifier.storage import get_store, history_database
 from notifier.storage.base import (
@@ -51,7 +52,6 @@ from notifier.storage.base import (
     Attempt,
     DeliveryKey,
     DeploymentRecord,
-    PollState,
     Store,
 )
 from registrations.models import NotificationSetup, Registration
@@ -606,30 +606,11 @@ def delivery_resend(*, key: DeliveryKey, user, store: Store | None = None) -> st
 # --- poller status ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PollerHealth:
-    healthy: bool
-    state: PollState
-    lag_seconds: float | None  # since the last successful cycle
-    allowed_seconds: float
-
-
-def poller_health(*, store: Store | None = None, now: datetime | None = None) -> PollerHealth:
-    """Is the poller keeping up? Healthy while its last success is recent enough.
-
-    Raises StorageError when the store cannot be read.
-    """
+def poller_health(*, store: Store | None = None, now: datetime | None = None) -> PollHealth:
+    """Is the poller keeping up? See notifier.health. Raises StorageError when the store
+    cannot be read."""
     store = store or get_store()
-    state = store.poll_state_get()
-    now = now or timezone.now()
-    allowed = max(120.0, settings.NOTIFIER_POLL_INTERVAL * 10)
-    lag = (now - state.last_success).total_seconds() if state.last_success else None
-    return PollerHealth(
-        healthy=lag is not None and lag <= allowed,
-        state=state,
-        lag_seconds=lag,
-        allowed_seconds=allowed,
-    )
+    return poll_health_now(state=store.poll_state_get(), now=now or timezone.now())
 
 
 @dataclass(frozen=True)

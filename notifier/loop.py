@@ -32,6 +32,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils import timezone
 
 from notifier import codedeploy
 from notifier.dispatch import Dispatcher, holder_name
@@ -222,6 +223,7 @@ def _loop(store: Store, interval: float, deadline: float, stopping: Stopping) ->
                 holding = False
             if holding:
                 counter.reset()
+                started_at = timezone.now()
                 try:
                     # Made inside the try: a missing region or credentials is reported on
                     # the status page and retried, not a crash of the loop.
@@ -231,7 +233,7 @@ def _loop(store: Store, interval: float, deadline: float, stopping: Stopping) ->
                     if report.events:
                         log.info("poll: %s", "; ".join(report.lines()[2:]))
                 except Exception as exc:
-                    message = record_poll_error(store, exc)
+                    message = record_poll_error(store, exc, started_at=started_at)
                     if message != last_error:  # once per new error, not every cycle
                         log.warning("poll cycle failed: %s", message)
                     last_error = message

@@ -219,6 +219,7 @@ def deployment_poll(
     state.watermark = now
     state.last_success = timezone.now()
     state.last_error = ""
+    state.failing_since = None
     store.poll_state_save(state)
     report.seconds = time.monotonic() - began
     if counter is not None:
@@ -259,12 +260,16 @@ def describe_aws_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def record_poll_error(store: Store, exc: Exception) -> str:
+def record_poll_error(store: Store, exc: Exception, *, started_at: datetime | None = None) -> str:
+    """Save a failed cycle's error in words, and when this run of failures began: the start
+    of its first failed cycle (`started_at`; botocore's retries can make a cycle last
+    seconds), kept until a success clears it. notifier.health reports from it."""
     message = describe_aws_error(exc)
     try:
         state = store.poll_state_get()
         state.last_error = message
         state.last_error_at = timezone.now()
+        state.failing_since = state.failing_since or started_at or state.last_error_at
         store.poll_state_save(state)
     except Exception:  # the store itself is down: the log is all we have
         log.exception("could not record the poll error")

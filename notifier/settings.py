@@ -32,9 +32,8 @@ ALLOWED_HOSTS = [h.strip() for h in env("DJANGO_ALLOWED_HOSTS", "127.0.0.1,local
 CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # --- HTTPS --------------------------------------------------------------------------------
-# Production is served over TLS (at the service or at a proxy in front): redirect plain HTTP,
-# send HSTS, and keep the session and CSRF cookies off plain HTTP. `make run` on a laptop
-# sets NOTIFIER_HTTPS=false to serve http://127.0.0.1:8000.
+# Production is served over TLS (here or at a proxy): redirect plain HTTP, send HSTS, keep the
+# session and CSRF cookies off plain HTTP. `make run` sets NOTIFIER_HTTPS=false for a laptop.
 NOTIFIER_HTTPS = envbool("NOTIFIER_HTTPS", not DEBUG)
 SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", NOTIFIER_HTTPS)
 SESSION_COOKIE_SECURE = NOTIFIER_HTTPS
@@ -223,21 +222,22 @@ NOTIFIER_DYNAMODB_TTL_DAYS = envint("NOTIFIER_DYNAMODB_TTL_DAYS", 180, minimum=1
 NOTIFIER_POLL_INTERVAL = envnumber("NOTIFIER_POLL_INTERVAL", 2.0, minimum=0.1)
 # How far back the first cycle looks when there is no watermark yet (seconds).
 NOTIFIER_POLL_LOOKBACK = envnumber("NOTIFIER_POLL_LOOKBACK", 600, minimum=0)
-# Every cycle lists again this many seconds before the watermark: ListDeployments is
-# eventually consistent, and a deployment created just before a cycle may appear late.
+# Every cycle lists again this many seconds before the watermark (ListDeployments lags).
 NOTIFIER_POLL_OVERLAP = envnumber("NOTIFIER_POLL_OVERLAP", 60, minimum=0)
+# /healthz answers 503 once polling has failed this long (s): 5 poll intervals, at least 10.
+NOTIFIER_UNHEALTHY_AFTER = envnumber(
+    "NOTIFIER_UNHEALTHY_AFTER", max(10.0, 5 * NOTIFIER_POLL_INTERVAL)
+)
 NOTIFIER_POLL_MODE = envchoice("NOTIFIER_POLL_MODE", "account", choices=("account", "group"))
 NOTIFIER_SEND_TIMEOUT = envnumber("NOTIFIER_SEND_TIMEOUT", 10, minimum=0.1)
 NOTIFIER_MAX_ATTEMPTS = envint("NOTIFIER_MAX_ATTEMPTS", 6, minimum=1)
 NOTIFIER_RETRY_BASE = envnumber("NOTIFIER_RETRY_BASE", 2, minimum=0)
 NOTIFIER_RETRY_MAX = envnumber("NOTIFIER_RETRY_MAX", 300, minimum=0)
 NOTIFIER_SEND_THREADS = envint("NOTIFIER_SEND_THREADS", 8, minimum=1)
-# Every render of a message template (sends, test sends, previews) stops past these: CPU time
-# of the rendering thread, in milliseconds, and bytes of output (channels.message_dialect).
+# Each template render stops past these: its thread's CPU ms, output bytes (message_dialect).
 NOTIFIER_TEMPLATE_TIME_LIMIT_MS = envnumber("NOTIFIER_TEMPLATE_TIME_LIMIT_MS", 50, minimum=1)
 NOTIFIER_TEMPLATE_MAX_BYTES = envint("NOTIFIER_TEMPLATE_MAX_BYTES", 64 * 1024, minimum=1024)
-# A claim's lease must outlast one send (timeout plus margin), or a slow send could be
-# retried by another sender while the first is still talking to the provider.
+# A claim's lease outlasts one send, or another sender could retry a send still in flight.
 NOTIFIER_CLAIM_LEASE = envnumber(
     "NOTIFIER_CLAIM_LEASE", max(30.0, NOTIFIER_SEND_TIMEOUT * 3), minimum=1
 )
@@ -268,8 +268,8 @@ NOTIFIER_FROM_EMAIL = env("NOTIFIER_FROM_EMAIL", "codedeploy-notifier@localhost"
 DEFAULT_FROM_EMAIL = NOTIFIER_FROM_EMAIL
 
 # --- Bounds on what one user or one registration can make the service send ----------------
-# A registration fans out to at most this many setups, and an email setup (SMTP or SES) to
-# at most this many recipients: one deployment cannot turn into thousands of messages.
+# A registration fans out to at most this many setups, an email setup (SMTP, SES) to this
+# many recipients: one deployment cannot turn into thousands of messages.
 NOTIFIER_MAX_SETUPS_PER_REGISTRATION = envint("NOTIFIER_MAX_SETUPS_PER_REGISTRATION", 20, minimum=1)
 NOTIFIER_MAX_RECIPIENTS = envint("NOTIFIER_MAX_RECIPIENTS", 50, minimum=1)
 # Sends a person starts by hand (the test endpoint and admin action, Resend on the history

@@ -22,8 +22,9 @@ from django.views.decorators.http import require_POST
 from notifier import charts, history
 from notifier.checks import provider_problems
 from notifier.events import STATUSES, Event
+from notifier.health import poll_health_read
 from notifier.ratelimit import RateLimited
-from notifier.storage import get_store, history_database
+from notifier.storage import get_health_store, history_database
 from notifier.storage.base import StorageError
 from registrations.models import Registration
 from registrations.teams import registration_editable
@@ -325,23 +326,15 @@ def status(request):
 
 
 def healthz(request):
-    """200 while the poller succeeded recently, 503 otherwise (for load balancers).
+    """200 while the poller is healthy, 503 otherwise (for load balancers): notifier.health.
 
-    Anyone can reach it, so it answers the status and the lag only: the last AWS error can
-    name a role ARN and an account id, a storage error hosts and tables; /status/ shows them
-    to signed-in users.
+    Anyone can reach it, so it answers the status, the lag and the failing part's name
+    ("polling" or "storage") only: the last AWS error can name a role ARN and an account
+    id, a storage error hosts and tables; /status/ shows them to signed-in users. It reads
+    through get_health_store(), so storage that is down answers 503 within a second.
     """
-    try:
-        health = history.poller_health(store=get_store())
-    except StorageError:
-        return JsonResponse({"status": "unhealthy", "reason": "storage unreachable"}, status=503)
-    body = {
-        "status": "ok" if health.healthy else "unhealthy",
-        "poll_lag_seconds": round(health.lag_seconds, 1)
-        if health.lag_seconds is not None
-        else None,
-    }
-    return JsonResponse(body, status=200 if health.healthy else 503)
+    health = poll_health_read(store=get_health_store())
+    return JsonResponse(health.public(), status=200 if health.healthy else 503)
 
 
 class SignInView(auth_views.LoginView):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from notifier.storage.base import Store
-from notifier.storage.dynamodb import DynamoStore
+from notifier.storage.dynamodb import DynamoStore, health_dynamodb_client
 from notifier.storage.mirror import MirrorStore
 from notifier.storage.orm import OrmStore
 
@@ -25,6 +25,18 @@ def get_store() -> Store:
     if "audit" in settings.DATABASES:
         return MirrorStore(primary=DynamoStore(), mirror=OrmStore(using="audit"))
     return DynamoStore()
+
+
+def get_health_store() -> Store:
+    """The store health checks read the poll state from, fast even when storage is down.
+
+    DynamoDB: one try with 0.5 s timeouts (notifier.storage.dynamodb.client.HEALTH_CONFIG),
+    no mirror (the poll state lives in DynamoDB). ORM: Django's connection; SQLite is a local
+    file, and a PostgreSQL that is down refuses the connection at once.
+    """
+    if not uses_dynamodb():
+        return OrmStore()
+    return DynamoStore(client=health_dynamodb_client())
 
 
 def history_database() -> str | None:

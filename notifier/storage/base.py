@@ -53,6 +53,8 @@ class PollState:
     pending: deployment id -> last status seen, for registered deployments not yet finished.
     recent_terminal: deployment id -> create time (epoch seconds) of finished deployments
         still inside the listing overlap, so they are not fetched again.
+    failing_since: when the current run of failed cycles began (the first failure after a
+        success); None after a success. notifier.health reports polling as failing from it.
     """
 
     watermark: datetime | None = None
@@ -61,6 +63,7 @@ class PollState:
     last_success: datetime | None = None
     last_error: str = ""
     last_error_at: datetime | None = None
+    failing_since: datetime | None = None
 
 
 @dataclass(frozen=True)

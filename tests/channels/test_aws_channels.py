@@ -49,12 +49,14 @@ def client_error(code: str, status: int, message: str = "text") -> ClientError:
         ("MessageRejected", 400, False),
     ],
 )
+@pytest.mark.fault
 def test_throttling_and_5xx_are_retryable_other_client_errors_are_not(code, status, retryable):
     error = aws_errors.error_for(client_error(code, status), what="Amazon SNS")
     assert error.retryable is retryable
     assert code in error.message and error.response_status == status
 
 
+@pytest.mark.fault
 def test_an_unreachable_endpoint_is_retryable(monkeypatch, aws_channels, failed_event):
     monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", f"http://127.0.0.1:{free_port()}")
     aws_errors.reset_clients()

@@ -237,6 +237,7 @@ def test_a_topic_name_is_published_in_the_services_own_account(
     assert arn.split(":")[4] == ACCOUNT
 
 
+@pytest.mark.fault
 def test_a_send_while_sts_is_unreachable_is_retried_not_dropped(
     aws_channels, registration, failed_event, monkeypatch
 ):

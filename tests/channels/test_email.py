@@ -114,6 +114,7 @@ def test_a_temporary_smtp_failure_is_retryable(smtp, failed_event):
     assert caught.value.retryable and "451" in caught.value.message
 
 
+@pytest.mark.fault
 def test_an_unreachable_server_is_retryable(settings, failed_event):
     url = f"smtp://127.0.0.1:{free_port()}"
     settings.EMAIL_URL = url

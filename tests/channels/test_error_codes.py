@@ -66,6 +66,7 @@ def test_it_gives_each_http_answer_its_code(
     assert (error.code, error.retryable, error.response_status) == (code, retryable, status)
 
 
+@pytest.mark.fault
 def test_a_provider_that_hangs_is_a_timeout(httpserver, allow_local, settings, failed_event):
     settings.NOTIFIER_SEND_TIMEOUT = 0.3
 
@@ -78,6 +79,7 @@ def test_a_provider_that_hangs_is_a_timeout(httpserver, allow_local, settings, f
     assert error.code == ErrorCode.TIMEOUT and error.retryable
 
 
+@pytest.mark.fault
 def test_a_refused_connection_is_unreachable(allow_local, failed_event):
     error = teams_error(f"http://127.0.0.1:{free_port()}/hook", failed_event)
     assert error.code == ErrorCode.UNREACHABLE and error.retryable
@@ -154,6 +156,7 @@ def test_a_missing_sns_topic_is_not_found(aws_channels, failed_event):
     assert (caught.value.code, caught.value.provider_code) == (ErrorCode.NOT_FOUND, "NotFound")
 
 
+@pytest.mark.fault
 def test_an_unreachable_aws_endpoint_is_unreachable(monkeypatch, aws_channels, failed_event):
     monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", f"http://127.0.0.1:{free_port()}")
     aws_errors.reset_clients()

@@ -76,6 +76,7 @@ def test_an_unknown_application_is_permanent(newrelic):
     assert "New Relic has no application named 'nope'" in str(error.value)
 
 
+@pytest.mark.fault
 def test_a_rejected_key_is_permanent(newrelic, settings):
     settings.NEW_RELIC_API_KEY = "wrong"
     with pytest.raises(ChannelError) as error:
@@ -90,6 +91,7 @@ def test_a_missing_key_says_which_setting(newrelic, settings):
         newrelic_send(sample("deployment-succeeded-github.json"), "web")
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("status", [429, 500, 503])
 def test_it_marks_throttling_and_server_errors_retryable(newrelic, status):
     newrelic.add_application("web")
@@ -100,6 +102,7 @@ def test_it_marks_throttling_and_server_errors_retryable(newrelic, status):
     assert error.value.response_status == status
 
 
+@pytest.mark.fault
 def test_it_honours_retry_after(httpserver, settings):
     settings.NEW_RELIC_API_URL = httpserver.url_for("").rstrip("/")
     settings.NEW_RELIC_API_KEY = "k"
@@ -112,6 +115,7 @@ def test_it_honours_retry_after(httpserver, settings):
     assert error.value.retryable and error.value.retry_after == 17
 
 
+@pytest.mark.fault
 def test_a_timeout_is_retryable(httpserver, settings):
     import threading
 
@@ -137,6 +141,7 @@ def test_a_timeout_is_retryable(httpserver, settings):
     assert "did not answer within 0.3 seconds" in str(error.value)
 
 
+@pytest.mark.fault
 def test_an_unreachable_server_is_retryable(settings):
     from tests.support.services import free_port
 

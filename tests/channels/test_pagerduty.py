@@ -52,6 +52,7 @@ def test_a_bad_routing_key_is_permanent_and_not_shown(events_api, failed_event):
     assert "Invalid routing key" in caught.value.message and KEY not in caught.value.message
 
 
+@pytest.mark.fault
 def test_429_is_retried_after_the_time_asked(events_api, failed_event):
     events_api.expect_request("/v2/change/enqueue").respond_with_response(
         Response("", status=429, headers={"Retry-After": "12"})

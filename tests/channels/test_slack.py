@@ -157,6 +157,7 @@ def test_slack_errors_say_what_to_do(fake_slack, bot_setup, failed_event, error,
     assert TOKEN not in caught.value.message
 
 
+@pytest.mark.fault
 def test_a_429_is_retried_after_the_time_slack_asks(httpserver, settings, bot_setup, failed_event):
     settings.SLACK_API_URL = httpserver.url_for("/api").rstrip("/")
     httpserver.expect_request("/api/chat.postMessage").respond_with_response(

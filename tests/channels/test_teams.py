@@ -56,6 +56,7 @@ def test_a_rejected_workflow_url_is_permanent_and_the_signature_stays_secret(
     assert "Zm9vYmFyYmF6cXV4" not in caught.value.message
 
 
+@pytest.mark.fault
 def test_a_server_error_is_retryable(httpserver, allow_local, failed_event):
     httpserver.expect_request(HOOK_PATH).respond_with_data("oops", status=502)
     with pytest.raises(ChannelError) as caught:

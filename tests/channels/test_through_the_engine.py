@@ -27,6 +27,7 @@ def poll_and_send(store):
     return {key: delivery_send(key, store=store, holder="test") for key in report.deliveries}
 
 
+@pytest.mark.fault
 def test_a_deployment_reaches_slack_once_and_a_failing_webhook_waits(
     codedeploy, httpserver, settings, fast_retries
 ):

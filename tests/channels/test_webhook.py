@@ -64,6 +64,7 @@ def test_it_posts_the_signed_event(httpserver, allow_local, failed_event):
     )
 
 
+@pytest.mark.fault
 def test_it_marks_500_as_retryable_and_404_as_permanent(httpserver, allow_local, failed_event):
     httpserver.expect_ordered_request("/hook").respond_with_data("busy", status=500)
     httpserver.expect_ordered_request("/hook").respond_with_data("gone", status=404)
@@ -77,6 +78,7 @@ def test_it_marks_500_as_retryable_and_404_as_permanent(httpserver, allow_local,
     assert not second.value.retryable and "404" in second.value.message
 
 
+@pytest.mark.fault
 def test_it_honours_retry_after_on_429(httpserver, allow_local, failed_event):
     httpserver.expect_request("/hook").respond_with_response(
         Response("slow down", status=429, headers={"Retry-After": "7"})

@@ -260,6 +260,7 @@ def test_two_nodes_send_every_notification_exactly_once(cluster, codedeploy):
     assert m.Deployment.objects.using(POSTGRES_ALIAS).count() == DEPLOYMENTS
 
 
+@pytest.mark.fault
 def test_a_node_killed_mid_way_loses_nothing_and_sends_nothing_twice(cluster, codedeploy):
     cluster.start_loops()
 

@@ -14,6 +14,7 @@ from notifier.events import DeploymentEvent, Event
 from notifier.storage.base import DEAD, DELIVERED, FAILED, PENDING, DeliveryKey
 from notifier.storage.orm import OrmStore
 from registrations.models import Registration
+from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,6 +90,7 @@ def test_concurrent_senders_send_once(newrelic):
     assert len(newrelic.markers) == 1
 
 
+@pytest.mark.fault
 def test_a_server_error_is_retried_with_backoff_then_delivered(newrelic, settings):
     settings.NOTIFIER_RETRY_BASE = 0
     newrelic.add_application("web")
@@ -101,6 +103,25 @@ def test_a_server_error_is_retried_with_backoff_then_delivered(newrelic, setting
     delivery = store.delivery_get(key)
     assert [a.state for a in delivery.history] == [PENDING, PENDING, DELIVERED]
     assert [a.response_status for a in delivery.history] == [500, 503, 201]
+    assert len(newrelic.markers) == 1
+
+
+@pytest.mark.fault
+def test_a_429_waits_the_time_the_provider_asks_then_is_delivered_once(newrelic, settings):
+    settings.NOTIFIER_RETRY_BASE = 0
+    newrelic.add_application("web")
+    newrelic.fail_next = [(429, {"Retry-After": "2"})]
+    store = OrmStore()
+    key = queued(store, make_setup())
+    before = timezone.now()
+    assert delivery_send(key, store=store, holder="a") == PENDING
+    delivery = store.delivery_get(key)
+    assert [a.response_status for a in delivery.history] == [429]
+    assert delivery.next_attempt_at >= before + timedelta(seconds=2)
+    assert delivery_send(key, store=store, holder="a") is None  # not before the time asked
+    assert store.deliveries_due(now=delivery.next_attempt_at) == [key]
+    wait_until(lambda: store.deliveries_due() == [key], timeout=10, what="the retry to be due")
+    assert delivery_send(key, store=store, holder="a") == DELIVERED
     assert len(newrelic.markers) == 1
 
 
@@ -117,6 +138,7 @@ def test_a_retry_waits_for_its_time(newrelic, settings):
     assert store.deliveries_due(now=later) == [key]
 
 
+@pytest.mark.fault
 def test_retryable_failures_end_dead_at_the_limit(newrelic, settings):
     settings.NOTIFIER_RETRY_BASE = 0
     settings.NOTIFIER_MAX_ATTEMPTS = 3
@@ -131,6 +153,7 @@ def test_retryable_failures_end_dead_at_the_limit(newrelic, settings):
     assert "gave up after 3 attempts" in delivery.last_error
 
 
+@pytest.mark.fault
 def test_a_permanent_failure_stops_at_once(newrelic):
     store = OrmStore()
     key = queued(store, make_setup(nr_name="missing"))
@@ -148,6 +171,7 @@ def test_a_deleted_setup_fails_with_a_reason():
     assert "deleted" in store.delivery_get(key).last_error
 
 
+@pytest.mark.fault
 def test_a_crashed_senders_claim_is_taken_over_after_its_lease(newrelic):
     newrelic.add_application("web")
     store = OrmStore()
@@ -161,6 +185,7 @@ def test_a_crashed_senders_claim_is_taken_over_after_its_lease(newrelic):
     assert taken is not None and taken.attempt == 2
 
 
+@pytest.mark.fault
 def test_one_failing_setup_does_not_delay_another(newrelic, settings):
     """A hanging New Relic lookup holds one sender thread; the other setup goes out."""
     settings.NOTIFIER_SEND_TIMEOUT = 3

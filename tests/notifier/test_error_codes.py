@@ -19,6 +19,7 @@ from tests.support.history import deployment_event, failed, register, user
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.fault
 def test_a_401_is_stored_as_unauthorized_and_the_page_advises_on_credentials(
     client, newrelic, settings
 ):

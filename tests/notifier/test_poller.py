@@ -189,3 +189,29 @@ def test_access_denied_names_the_permission_to_add():
     assert describe_aws_error(error).startswith(
         "AWS denied codedeploy:ListDeployments. Add it to the IAM policy"
     )
+
+
+def test_it_records_when_polling_began_failing_and_a_success_clears_it(codedeploy):
+    from botocore.exceptions import EndpointConnectionError
+
+    from notifier.poller import record_poll_error
+
+    register("storefront")
+    store = OrmStore()
+    down = EndpointConnectionError(endpoint_url="http://codedeploy.example")
+    record_poll_error(store, down)
+    first = store.poll_state_get()
+    assert first.failing_since is not None
+    assert first.last_error.startswith("could not reach AWS CodeDeploy")
+
+    record_poll_error(store, down)  # the same run of failures: it began at the first
+    assert store.poll_state_get().failing_since == first.failing_since
+
+    poll(store)
+    began = timezone.now() - timedelta(seconds=7)  # a cycle that retried for 7 s
+    record_poll_error(store, down, started_at=began)
+    assert store.poll_state_get().failing_since == began
+
+    poll(store)
+    assert store.poll_state_get().failing_since is None
+    assert store.poll_state_get().last_error == ""

@@ -478,7 +478,7 @@ def test_the_status_page_shows_lag_the_last_aws_error_and_queue_depth(member, st
         )
     )
     page = text(member.get("/status/"))
-    assert "The poller has not succeeded for 18" in page
+    assert "The poller has not succeeded for 30 min." in page
     assert "AWS denied codedeploy:BatchGetDeployments. Add it to the IAM policy" in page
     assert re.search(r"Notifications waiting</dt><dd>1 ", page)
     assert re.search(r"Task queue</dt><dd>0 ", page)

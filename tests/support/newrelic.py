@@ -20,7 +20,8 @@ class FakeNewRelic:
         self.applications: dict[str, int] = {}
         self.markers: list[dict] = []
         self.lookups = 0
-        self.fail_next: list[int] = []  # statuses to answer the next marker POSTs with
+        # Statuses to answer the next marker POSTs with: a status, or (status, headers).
+        self.fail_next: list[int | tuple[int, dict[str, str]]] = []
         self.hang_lookups: set[str] = set()  # application names whose lookup hangs
         self.release = threading.Event()  # set to let hanging lookups answer
         self._lock = threading.Lock()
@@ -66,7 +67,8 @@ class FakeNewRelic:
             return denied
         with self._lock:
             if self.fail_next:
-                return Response("try later", status=self.fail_next.pop(0))
+                status, headers = _status_and_headers(self.fail_next.pop(0))
+                return Response("try later", status=status, headers=headers)
             app_id = int(request.path.split("/")[3])
             body = request.get_json()
             marker = {
@@ -90,3 +92,7 @@ class FakeNewRelic:
         while time.monotonic() < deadline and len(self.markers) < count:
             time.sleep(0.05)
         return self.markers
+
+
+def _status_and_headers(answer: int | tuple[int, dict[str, str]]) -> tuple[int, dict[str, str]]:
+    return answer if isinstance(answer, tuple) else (answer, {})

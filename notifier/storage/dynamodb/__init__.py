@@ -14,7 +14,13 @@ record is refused. Throttling and transient errors are retried by botocore's ada
 
 from __future__ import annotations
 
-from notifier.storage.dynamodb.client import describe_error, dynamodb_client, guarded, scan
+from notifier.storage.dynamodb.client import (
+    describe_error,
+    dynamodb_client,
+    guarded,
+    health_dynamodb_client,
+    scan,
+)
 from notifier.storage.dynamodb.items import delivery_from_item, from_item, to_item
 from notifier.storage.dynamodb.ledger import DynamoStore
 from notifier.storage.dynamodb.tables import TABLES, TTL_ATTRIBUTE, TTL_TABLES, tables_ensure
@@ -29,6 +35,7 @@ __all__ = [
     "dynamodb_client",
     "from_item",
     "guarded",
+    "health_dynamodb_client",
     "scan",
     "tables_ensure",
     "to_item",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from notifier.codedeploy import AWS_CONFIG
@@ -71,11 +72,32 @@ def _client_for(endpoint: str, region: str) -> Any:
     return boto3.client("dynamodb", config=AWS_CONFIG)
 
 
-def dynamodb_client() -> Any:
-    """One client per endpoint and region (boto3 reads both from the environment)."""
+def _endpoint_and_region() -> tuple[str, str]:
     endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL", "")
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "")
-    return _client_for(endpoint, region)
+    return endpoint, region
+
+
+def dynamodb_client() -> Any:
+    """One client per endpoint and region (boto3 reads both from the environment)."""
+    return _client_for(*_endpoint_and_region())
+
+
+# A health check must answer within a load balancer's timeout (often 2 s) even when DynamoDB
+# is down: one try with short timeouts, where AWS_CONFIG's 8 retries took 3-5 s.
+HEALTH_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=0.5, read_timeout=0.5
+)
+
+
+@functools.cache
+def _health_client_for(endpoint: str, region: str) -> Any:
+    return boto3.client("dynamodb", config=HEALTH_CONFIG)
+
+
+def health_dynamodb_client() -> Any:
+    """The client health checks read with (HEALTH_CONFIG), one per endpoint and region."""
+    return _health_client_for(*_endpoint_and_region())
 
 
 def _pages(read: Callable[..., dict[str, Any]], params: dict[str, Any]) -> Iterator[dict]:

@@ -88,12 +88,20 @@ def test_poll_state_round_trips(store):
         last_success=T0 + timedelta(seconds=1),
         last_error="AWS said no",
         last_error_at=T0 + timedelta(seconds=2),
+        failing_since=T0 + timedelta(seconds=2),
     )
     store.poll_state_save(state)
     assert store.poll_state_get() == state
     state.pending = {}
     store.poll_state_save(state)
     assert store.poll_state_get().pending == {}
+
+
+def test_a_success_clears_when_polling_began_failing(store):
+    store.poll_state_save(PollState(last_error="AWS said no", failing_since=T0))
+    assert store.poll_state_get().failing_since == T0
+    store.poll_state_save(PollState(last_success=T0 + timedelta(seconds=5)))
+    assert store.poll_state_get().failing_since is None
 
 
 def test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released(store):

@@ -1,0 +1,202 @@
+"""Is the service keeping up? The one answer /healthz and /status/ both give.
+
+`poll_health` is pure: from the saved poll state (or the storage error that kept it from
+being read), the time and two settings, it says whether the service is healthy, which part
+is failing and since when, and a headline for people. Unhealthy means one of:
+
+- storage: the poll state could not be read (`storage_error`);
+- polling has failed without a success for `unhealthy_after` seconds (the poll state's
+  `failing_since`, set by the first failed cycle of a run and cleared by a success);
+- the last success is older than `stale_after` (no cycle runs: is the task cluster up?), or
+  there never was one.
+
+A failure younger than `unhealthy_after` is named on /status/ but /healthz stays 200: one
+failed cycle is not an outage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from notifier.storage.base import PollState, StorageError, Store
+
+POLLING = "polling"
+STORAGE = "storage"
+
+
+def unhealthy_after_seconds(*, poll_interval: float, configured: float | None = None) -> float:
+    """NOTIFIER_UNHEALTHY_AFTER, or its default: five poll intervals, at least 10 seconds."""
+    return configured if configured is not None else max(10.0, 5 * poll_interval)
+
+
+def stale_after_seconds(*, poll_interval: float) -> float:
+    """How old the last success may be while no failure is recorded: ten poll intervals, at
+    least two minutes (a loop the scheduler restarts may pause for about a minute)."""
+    return max(120.0, poll_interval * 10)
+
+
+@dataclass(frozen=True)
+class PollHealth:
+    """The service's health. `failing_part` is "polling", "storage" or "" (nothing failing);
+    `error` is the failure in words, for signed-in pages only (it can name an account id or
+    a role ARN): /healthz answers `public()`."""
+
+    healthy: bool
+    failing_part: str
+    failing_since: datetime | None
+    lag_seconds: float | None  # since the last successful cycle; None if never or unknown
+    allowed_seconds: float  # stale_after_seconds
+    unhealthy_after: float
+    headline: str
+    advice: str
+    error: str
+    state: PollState | None  # None when storage could not be read
+
+    @property
+    def keeping_up(self) -> bool:
+        """Healthy with nothing failing: the only state /status/ shows as good."""
+        return self.healthy and not self.failing_part
+
+    def public(self) -> dict[str, Any]:
+        """/healthz's body: the status, the lag and the failing part's name, nothing else."""
+        body: dict[str, Any] = {
+            "status": "ok" if self.healthy else "unhealthy",
+            "poll_lag_seconds": None if self.lag_seconds is None else round(self.lag_seconds, 1),
+        }
+        if self.failing_part:
+            body["failing"] = self.failing_part
+        return body
+
+
+def duration_words(seconds: float) -> str:
+    """12 s, 2 min, 1 h 5 min: how long, rounded down, for a headline."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def _storage_failing(*, error: str, allowed: float, after: float) -> PollHealth:
+    return PollHealth(
+        healthy=False,
+        failing_part=STORAGE,
+        failing_since=None,
+        lag_seconds=None,
+        allowed_seconds=allowed,
+        unhealthy_after=after,
+        headline=f"The poll state cannot be read from storage: {error}",
+        advice="Check that the database (or DynamoDB) the service uses is reachable.",
+        error=error,
+        state=None,
+    )
+
+
+def _polling_failing(
+    *,
+    state: PollState,
+    since: datetime,
+    now: datetime,
+    lag: float | None,
+    allowed: float,
+    after: float,
+    interval: float,
+) -> PollHealth:
+    failing_for = (now - since).total_seconds()
+    return PollHealth(
+        healthy=failing_for < after and lag is not None and lag <= allowed,
+        failing_part=POLLING,
+        failing_since=since,
+        lag_seconds=lag,
+        allowed_seconds=allowed,
+        unhealthy_after=after,
+        headline=(
+            f"Polling CodeDeploy has failed since {since.astimezone(UTC):%H:%M:%S} UTC "
+            f"({duration_words(failing_for)}): {state.last_error or 'no error was recorded'}"
+        ),
+        advice="Notifications are late until a poll succeeds; it retries every "
+        f"{interval:g} s, and deployments that finish meanwhile are notified then.",
+        error=state.last_error,
+        state=state,
+    )
+
+
+def poll_health(
+    *,
+    state: PollState | None,
+    now: datetime,
+    poll_interval: float,
+    unhealthy_after: float | None = None,
+    storage_error: str = "",
+) -> PollHealth:
+    """The health of the poller from its saved state at `now` (see the module's docstring).
+    Pass `storage_error` (and no state) when the state could not be read."""
+    after = unhealthy_after_seconds(poll_interval=poll_interval, configured=unhealthy_after)
+    allowed = stale_after_seconds(poll_interval=poll_interval)
+    if state is None:
+        return _storage_failing(error=storage_error, allowed=allowed, after=after)
+    last_success = state.last_success
+    lag = (now - last_success).total_seconds() if last_success else None
+    if state.failing_since is not None:
+        return _polling_failing(
+            state=state,
+            since=state.failing_since,
+            now=now,
+            lag=lag,
+            allowed=allowed,
+            after=after,
+            interval=poll_interval,
+        )
+    stale = lag is None or lag > allowed
+    if last_success is None:
+        headline = "The poller has never completed a check of CodeDeploy."
+    elif stale:
+        headline = f"The poller has not succeeded for {duration_words(lag)}."
+    else:
+        headline = "The poller is keeping up."
+    return PollHealth(
+        healthy=not stale,
+        failing_part=POLLING if stale else "",
+        failing_since=last_success if stale else None,
+        lag_seconds=lag,
+        allowed_seconds=allowed,
+        unhealthy_after=after,
+        headline=headline,
+        advice="Notifications are late until it recovers. Is the service's task cluster "
+        "(manage.py qcluster) running?",
+        error="",
+        state=state,
+    )
+
+
+def poll_health_now(
+    *, state: PollState | None, now: datetime, storage_error: str = ""
+) -> PollHealth:
+    """`poll_health` with the interval and NOTIFIER_UNHEALTHY_AFTER from the settings (a
+    project using the engine as a library may leave the latter out: its default then)."""
+    return poll_health(
+        state=state,
+        now=now,
+        poll_interval=settings.NOTIFIER_POLL_INTERVAL,
+        unhealthy_after=getattr(settings, "NOTIFIER_UNHEALTHY_AFTER", None),
+        storage_error=storage_error,
+    )
+
+
+def poll_health_read(*, store: Store, now: datetime | None = None) -> PollHealth:
+    """Read the poll state from `store` (for /healthz, notifier.storage.get_health_store)
+    and say how healthy the poller is; a store that cannot be read is `"storage"` failing,
+    never an exception."""
+    now = now or timezone.now()
+    try:
+        state = store.poll_state_get()
+    except StorageError as exc:
+        return poll_health_now(state=None, now=now, storage_error=str(exc))
+    return poll_health_now(state=state, now=now)
