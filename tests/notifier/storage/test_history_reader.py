@@ -18,7 +18,7 @@ from notifier.storage.history_sql import SqlHistoryReader
 from notifier.storage.history_store import StoreHistoryReader
 from notifier.storage.mirror import MirrorStore
 from notifier.storage.orm import OrmStore
-from tests.notifier.storage.conftest import HAVE_POSTGRES, ON_POSTGRES
+from tests.notifier.storage.conftest import BACKENDS, HAVE_POSTGRES
 from tests.support.databases import POSTGRES_ALIAS
 from tests.support.dynamodb import dynamo_store
 from tests.support.history import delivered, deployment_event, failed, seed_delivery
@@ -28,23 +28,9 @@ from tests.support.services import POSTGRES_HOW, missing
 NEW_RELIC = SimpleNamespace(pk=1, kind="newrelic")
 SLACK = SimpleNamespace(pk=2, kind="slack")
 
-READERS = [
-    pytest.param("orm-sqlite", marks=pytest.mark.django_db(transaction=True)),
-    pytest.param(
-        "orm-postgres",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.django_db(transaction=True, databases=ON_POSTGRES),
-        ],
-    ),
-    pytest.param(
-        "dynamodb-mirror",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.django_db(transaction=True, databases=ON_POSTGRES),
-        ],
-    ),
-]
+# The store fixture's backends, with DynamoDB read through its audit mirror (on PostgreSQL).
+ORM_SQLITE, ORM_POSTGRES, _ = BACKENDS
+READERS = [ORM_SQLITE, ORM_POSTGRES, pytest.param("dynamodb-mirror", marks=ORM_POSTGRES.marks)]
 
 
 def seed(store) -> None:
