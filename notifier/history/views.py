@@ -21,17 +21,10 @@ from django.views.decorators.http import require_POST
 
 from notifier import storage
 from notifier.checks import provider_problems
-from notifier.history import charts
+from notifier.history import charts, deployment, listing, services, statistics
 from notifier.history.applications import application_summary
-from notifier.history.deployment import deployment_detail as detail_of
 from notifier.history.forms import HistoryFilterForm, cursors, page_number
 from notifier.history.health import poller_health, queue_depth
-from notifier.history.listing import deployment_list as list_of
-from notifier.history.listing import filter_choices, has_control_characters
-from notifier.history.services import ResendRefused
-from notifier.history.services import delivery_resend as resend
-from notifier.history.statistics import OUTCOME_BUCKETS
-from notifier.history.statistics import dashboard as dashboard_of
 from notifier.ratelimit import RateLimited
 from notifier.storage.base import DeliveryKey, StorageError
 from registrations.models import Registration
@@ -61,20 +54,20 @@ def _poller_or_none():
 def _refuse_control_characters(value: str, what: str) -> None:
     """No deployment or application is named with control characters (and PostgreSQL refuses
     a NUL in a query): such a path is a 404, not a database error."""
-    if has_control_characters(value):
+    if listing.has_control_characters(value):
         raise Http404(f"No {what} has a name with control characters.")
 
 
 @signed_in
 def deployment_list(request: HttpRequest) -> HttpResponse:
-    choices = filter_choices()
+    choices = listing.filter_choices()
     form = HistoryFilterForm(
         request.GET or None, kinds=choices["kinds"], applications=choices["applications"]
     )
     filters = form.filters()
     before, after, cursor_error = cursors(request)
     number, page_error = page_number(request)
-    page = list_of(filters=filters, before=before, after=after, page=number)
+    page = listing.deployment_list(filters=filters, before=before, after=after, page=number)
     filtering = bool(filters.as_params())
     context = {
         "form": form,
@@ -93,7 +86,7 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_page(request: HttpRequest, deployment_id: str, *, status: int = 200) -> HttpResponse:
-    detail = detail_of(deployment_id=deployment_id, user=request.user)
+    detail = deployment.deployment_detail(deployment_id=deployment_id, user=request.user)
     if detail is None:
         raise Http404(f"No deployment {deployment_id} has been seen.")
     context = {"detail": detail, "event": detail.event}
@@ -116,14 +109,15 @@ def delivery_resend(request: HttpRequest, deployment_id: str) -> HttpResponse:
     except ValueError:
         messages.error(request, "Resend needs the notification's setup; reload the page and retry.")
         return redirect("deployment-detail", deployment_id=deployment_id)
+    key = DeliveryKey(deployment_id, event, setup_id)
     try:
-        state = resend(key=DeliveryKey(deployment_id, event, setup_id), user=request.user)
+        state = services.delivery_resend(key=key, user=request.user)
     except RateLimited as exc:
         messages.error(request, f"Not resent: {exc}.")
         response = _detail_page(request, deployment_id, status=429)
         response["Retry-After"] = str(exc.retry_after)
         return response
-    except ResendRefused as exc:
+    except services.ResendRefused as exc:
         messages.error(request, f"Not resent: {exc}.")
         if not exc.forbidden:
             return redirect("deployment-detail", deployment_id=deployment_id)
@@ -160,10 +154,10 @@ def application_detail(request: HttpRequest, application: str) -> HttpResponse:
 
 @signed_in
 def dashboard(request: HttpRequest) -> HttpResponse:
-    board = dashboard_of()
+    board = statistics.dashboard()
     per_day = charts.stacked_bars(
         [(day.strftime("%d %b"), counts) for day, counts in board.per_day],
-        keys=OUTCOME_BUCKETS,
+        keys=statistics.OUTCOME_BUCKETS,
         label=f"Deployments per day by outcome, last {board.days} days",
     )
     failure = charts.horizontal_bars(

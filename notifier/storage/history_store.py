@@ -8,7 +8,7 @@ that those need the audit mirror (AUDIT_DATABASE_URL).
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 
 from notifier.events import TERMINAL_STATUSES
 from notifier.storage.base import DeploymentRecord, Store
@@ -98,7 +98,7 @@ class StoreHistoryReader:
             for r in newest.items
             if r.event.create_time and r.event.create_time >= since
         ]
-        per_day: dict = {}
+        per_day: dict[date, int] = {}
         for row in known:
             day = row.create_time.astimezone(zone).date()
             per_day[day] = per_day.get(day, 0) + 1
