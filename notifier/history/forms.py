@@ -3,6 +3,8 @@ cursors. A wrong value is an error that names the field and says what to do."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from django import forms
 from django.http import HttpRequest
 
@@ -76,20 +78,7 @@ class HistoryFilterForm(forms.Form):
         self.is_valid()
         data = self.cleaned_data
         return HistoryFilters(
-            **{
-                name: data.get(name) or ("" if name not in ("since", "until") else None)
-                for name in (
-                    "application",
-                    "deployment_group",
-                    "status",
-                    "event",
-                    "kind",
-                    "outcome",
-                    "since",
-                    "until",
-                    "q",
-                )
-            }
+            **{f.name: data.get(f.name) or f.default for f in fields(HistoryFilters)}
         )
 
 
