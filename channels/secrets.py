@@ -123,6 +123,12 @@ def secret_values(setup: models.Model) -> list[str]:
     return sorted({v for v in values if v}, key=len, reverse=True)
 
 
+def service_secret_values() -> list[str]:
+    """The service's own secrets (its settings), which a provider's error may echo too."""
+    values = [settings.NEW_RELIC_API_KEY, getattr(settings, "EMAIL_HOST_PASSWORD", "")]
+    return [v for v in values if v]
+
+
 CUT = "…"  # ends an excerpt that was cut short (channels.http.excerpt)
 _SHORTEST_CUT = 4  # a secret cut to fewer characters than this at a CUT is left alone
 _HEX = re.compile(r"(%[0-9A-Fa-f]{2})")
@@ -176,6 +182,18 @@ _PATTERNS = [
     (re.compile(r"xox[abposr]-[A-Za-z0-9-]+"), "xox?-" + MASK),  # Slack tokens
     (re.compile(r"(hooks\.slack\.com/services/)[^\s'\"]+"), r"\1" + MASK),
     (re.compile(r"([?&](?:sig|code|token|key|api_key|apikey)=)[^&\s'\"]+", re.I), r"\1" + MASK),
+    # Shapes a provider's error text may echo back: URL credentials, other secret query
+    # parameters, bearer tokens and API key headers.
+    (re.compile(r"(//[^/\s:@]+:)[^@\s/]+@"), r"\1" + MASK + "@"),
+    (
+        re.compile(r"([?&](?:secret|signature|password|routing_key)=)[^&\s\"']+", re.I),
+        r"\1" + MASK,
+    ),
+    (re.compile(r"((?:Bearer|Token)\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1" + MASK),
+    (
+        re.compile(r"((?:X-Api-Key|Authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+", re.I),
+        r"\1" + MASK,
+    ),
 ]
 
 

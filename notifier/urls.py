@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from notifier import views
+from notifier.history import views
 from registrations.api import RegistrationTestAlias, RegistrationViewSet
 
 admin.site.site_header = "CodeDeploy Notifier"

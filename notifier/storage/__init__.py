@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from notifier.storage.base import Store
+from notifier.storage.base import HistoryReader, Store
 from notifier.storage.dynamodb import DynamoStore, health_dynamodb_client
+from notifier.storage.history_sql import SqlHistoryReader
+from notifier.storage.history_store import StoreHistoryReader
 from notifier.storage.mirror import MirrorStore
 from notifier.storage.orm import OrmStore
 
@@ -39,12 +41,12 @@ def get_health_store() -> Store:
     return DynamoStore(client=health_dynamodb_client())
 
 
-def history_database() -> str | None:
-    """The Django database alias that holds history as notifier.models rows, for pages that
-    need rich filtering: `default` with the ORM store, `audit` with DynamoDB plus the audit
-    mirror, None with DynamoDB alone (pages then use Store.deployments_page)."""
-    if settings.NOTIFIER_STORAGE == "orm":
-        return "default"
+def get_history_reader() -> HistoryReader:
+    """The one place the history pages' reader is chosen: SQL on the `default` database with
+    the ORM store, SQL on the `audit` database with DynamoDB plus the audit mirror, and the
+    Store's own reads with DynamoDB alone (the pages then say what needs the mirror)."""
+    if not uses_dynamodb():
+        return SqlHistoryReader(using="default")
     if "audit" in settings.DATABASES:
-        return "audit"
-    return None
+        return SqlHistoryReader(using="audit")
+    return StoreHistoryReader(DynamoStore())

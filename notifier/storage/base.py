@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Protocol, runtime_checkable
 
 from notifier.events import (
@@ -24,6 +24,15 @@ from notifier.events import (
     FINAL_STATES,
     PENDING,
     DeploymentEvent,
+)
+from notifier.storage.history_rows import (
+    DashboardStats,
+    DeploymentRows,
+    HistoryFilters,
+    LastDelivery,
+    PendingCount,
+    Position,
+    ReleaseStats,
 )
 
 # The delivery states are defined beside the events (notifier.models needs them too, and
@@ -198,3 +207,52 @@ class Store(Protocol):
 
     def deployment_get(self, deployment_id: str) -> DeploymentRecord | None:
         """One deployment with its timeline and every delivery's attempts."""
+
+
+@runtime_checkable
+class HistoryReader(Protocol):
+    """What the history pages read, from whichever backend holds the history.
+
+    `SqlHistoryReader` (notifier/storage/history_sql.py) answers everything from
+    notifier.models rows in one database alias (`default` with the ORM store, `audit` with the
+    audit mirror). `StoreHistoryReader` (history_store.py) serves DynamoDB alone: the list
+    newest first by application in numbered pages, one deployment with its deliveries, and
+    `complete = False` so the pages say which filters and statistics need the audit mirror.
+    Every method raises StorageError when the backend cannot be read.
+    """
+
+    complete: bool
+    """True when every filter and statistic is answered; False: see ignored_filters and
+    the methods that return None."""
+
+    database: str | None
+    """The Django database alias the history is read from, or None (no SQL database)."""
+
+    def deployment_rows(
+        self,
+        *,
+        filters: HistoryFilters,
+        before: Position | None = None,
+        after: Position | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> DeploymentRows:
+        """Deployments matching `filters`, newest first: older than `before` or newer than
+        `after` (keyset pages), or page number `page` where pages are numbered."""
+
+    def deployment_get(self, deployment_id: str) -> DeploymentRecord | None:
+        """One deployment with its timeline and every delivery's attempts."""
+
+    def last_delivery(self, *, setup_id: int) -> LastDelivery | None:
+        """The setup's most recently updated delivery; None when none is known."""
+
+    def pending_count(self) -> PendingCount:
+        """Deliveries waiting to be sent or retried."""
+
+    def release_stats(self, *, application: str, since: datetime, zone: tzinfo) -> ReleaseStats:
+        """Counts, median duration and deployments per day (days in `zone`) of one
+        application since `since`. An incomplete reader counts its newest page only."""
+
+    def dashboard_stats(self, *, since: datetime, zone: tzinfo) -> DashboardStats | None:
+        """Deployments per day and status, failure rate per application and latency
+        percentiles per channel kind since `since`; None when the reader cannot count."""

@@ -14,7 +14,10 @@ import pytest
 from django.contrib.auth.models import Group
 
 from notifier import history
+from notifier.history.deployment import deployment_detail
+from notifier.storage.history_sql import SqlHistoryReader
 from notifier.storage.orm import OrmStore
+from tests.notifier.history.test_views import without_a_history_database
 from tests.support.databases import POSTGRES_ALIAS, add_postgres_alias
 from tests.support.history import deployment_event, register, seed_deployment, user
 from tests.support.services import POSTGRES_HOW, missing
@@ -159,7 +162,7 @@ def test_a_page_number_beyond_reason_is_refused_by_name_without_a_history_databa
 ):
     register("storefront")
     seed_deployment(store, deployment_event("d-DYNAMO001", "storefront"))
-    monkeypatch.setattr(history, "history_database", lambda: None)
+    without_a_history_database(monkeypatch)
     for value in ("99999999999999999999999999", "-5", "0", "two"):
         response = member.get("/", {"page": value})
         assert response.status_code == 200, value
@@ -183,7 +186,7 @@ def test_no_hostile_value_is_a_server_error_without_a_history_database(
 ):
     register("storefront")
     seed_deployment(store, deployment_event("d-FUZZ00001", "storefront"))
-    monkeypatch.setattr(history, "history_database", lambda: None)
+    without_a_history_database(monkeypatch)
     for value in NASTY:
         response = get(member, "/", name, value)
         assert response.status_code < 500, (name, value)
@@ -237,18 +240,16 @@ def test_postgres_is_never_asked_about_a_nul_or_a_time_outside_its_calendar():
     if not HAVE_POSTGRES:
         missing("PostgreSQL", POSTGRES_HOW)
     postgres = OrmStore(using=POSTGRES_ALIAS)
+    reader = SqlHistoryReader(POSTGRES_ALIAS)
     seed_deployment(postgres, deployment_event("d-PGNASTY01", "storefront"))
     for value in NASTY:
         for direction in ("before", "after"):
             page = history.deployment_list(
-                filters=history.HistoryFilters(), using=POSTGRES_ALIAS, **{direction: value}
+                filters=history.HistoryFilters(), reader=reader, **{direction: value}
             )
             assert [r.deployment_id for r in page.rows] == ["d-PGNASTY01"], (direction, value)
     for deployment_id in ("\x00", "d-\x00", "d-PGNASTY01\x00"):
-        assert (
-            history.deployment_detail(deployment_id=deployment_id, user=None, store=postgres)
-            is None
-        )
+        assert deployment_detail(deployment_id=deployment_id, user=None, reader=reader) is None
 
 
 # --- names and ids full of URL syntax -----------------------------------------------------

@@ -12,7 +12,8 @@ from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
 from channels.webhook import WebhookSetup
-from notifier import history, ratelimit
+from notifier import ratelimit
+from notifier.storage.base import DeliveryKey
 from notifier.storage.orm import OrmStore
 from registrations.models import Registration
 from tests.support.history import (
@@ -183,5 +184,5 @@ def test_resend_over_the_limit_is_a_429_page_saying_when_to_try_again(client, ne
     page = re.sub(r"\s+", " ", response.content.decode())
     assert re.search(r"Not resent: too many resends: .* try again in \d+ seconds", page)
     assert len(newrelic.markers) == 10
-    delivery = store.delivery_get(history.DeliveryKey("d-RESEND001", "failed", setup.pk))
+    delivery = store.delivery_get(DeliveryKey("d-RESEND001", "failed", setup.pk))
     assert delivery.attempts == 11

@@ -5,7 +5,7 @@ runner creates and drops its own `test_notifier_ledger_<pid>` there) to the sett
 Django's connection handler, so a test marked
 `django_db(databases=["default", POSTGRES_ALIAS])` gets a migrated, flushed Postgres with the
 notifier app's tables (notifier.routers keeps every other app on `default`). It is not named
-`audit`, so the service's own behaviour (history_database(), the dynamodb factory) is the same
+`audit`, so the service's own behaviour (get_history_reader(), the dynamodb factory) is the same
 in every test whether PostgreSQL is up or not.
 """
 

@@ -17,7 +17,7 @@ from notifier import models as m
 from notifier.dispatch import delivery_send
 from notifier.events import Event
 from notifier.routers import AuditRouter
-from notifier.storage import get_store, history_database
+from notifier.storage import get_history_reader, get_store
 from notifier.storage.base import DELIVERED, FAILED, DeliveryKey
 from notifier.storage.dynamodb import DynamoStore
 from notifier.storage.mirror import MirrorStore, mirror_backfill
@@ -173,13 +173,13 @@ def test_the_dynamodb_factory_adds_the_mirror_only_with_an_audit_database(
 ):
     settings.NOTIFIER_STORAGE = "dynamodb"
     assert isinstance(get_store(), DynamoStore)
-    assert history_database() is None
+    assert get_history_reader().database is None
     monkeypatch.setitem(settings.DATABASES, "audit", settings.DATABASES[POSTGRES_ALIAS])
     store = get_store()
     assert isinstance(store, MirrorStore) and store.mirror.using == "audit"
-    assert history_database() == "audit"
+    assert get_history_reader().database == "audit"
     settings.NOTIFIER_STORAGE = "orm"
-    assert history_database() == "default"
+    assert get_history_reader().database == "default"
 
 
 def test_the_backfill_command_says_when_the_mirror_is_off(settings):

@@ -10,10 +10,10 @@ from django.contrib.auth.models import Group
 
 from channels.base import ErrorCode
 from notifier.dispatch import deliveries_create, delivery_send
-from notifier.history import FAILURE_ADVICE, failure_advice
+from notifier.history.advice import FAILURE_ADVICE, failure_advice
 from notifier.storage.base import FAILED
 from notifier.storage.orm import OrmStore
-from tests.notifier.test_views import seed, text
+from tests.notifier.history.test_views import seed, text
 from tests.support.history import deployment_event, failed, register, user
 
 pytestmark = pytest.mark.django_db(transaction=True)

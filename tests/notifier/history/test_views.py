@@ -8,9 +8,10 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
-from notifier import history
+from notifier import history, storage
 from notifier.events import Rollback
-from notifier.storage.base import PollState
+from notifier.storage.base import DeliveryKey, PollState
+from notifier.storage.history_store import StoreHistoryReader
 from notifier.storage.orm import OrmStore
 from tests.support.history import (
     delivered,
@@ -63,6 +64,11 @@ def seed(
     if setup is not None:
         seed_delivery(store, event, setup, outcomes=[outcome or delivered()])
     return event
+
+
+def without_a_history_database(monkeypatch) -> None:
+    """The pages read history the way they do with DynamoDB alone (a Store's own reads)."""
+    monkeypatch.setattr(storage, "get_history_reader", lambda: StoreHistoryReader(OrmStore()))
 
 
 def text(response) -> str:
@@ -245,7 +251,7 @@ def test_without_a_history_database_the_list_says_which_filters_need_the_mirror(
 ):
     register("storefront")
     seed(store, "d-DYNAMO001", "storefront", None)
-    monkeypatch.setattr(history, "history_database", lambda: None)
+    without_a_history_database(monkeypatch)
     response = member.get("/", {"application": "storefront", "status": "Failed"})
     page = text(response)
     assert "Filtering by status needs the audit mirror" in page
@@ -365,7 +371,7 @@ def test_a_team_member_resends_a_failed_notification_as_a_new_attempt(
     )
     assert response.status_code == 302
     assert response["Location"] == f"/deployments/d-RESEND001/#setup-{setup.pk}"
-    delivery = store.delivery_get(history.DeliveryKey("d-RESEND001", "failed", setup.pk))
+    delivery = store.delivery_get(DeliveryKey("d-RESEND001", "failed", setup.pk))
     assert [a.state for a in delivery.history] == ["failed", "delivered"]
     assert len(newrelic.markers) == 1
     page = text(member.get(response["Location"]))
@@ -384,7 +390,7 @@ def test_another_team_cannot_resend(client, store, team):
     )
     assert response.status_code == 403
     assert "may resend" in text(response)
-    delivery = store.delivery_get(history.DeliveryKey("d-RESEND001", "failed", setup.pk))
+    delivery = store.delivery_get(DeliveryKey("d-RESEND001", "failed", setup.pk))
     assert (delivery.state, delivery.attempts) == ("failed", 1)
 
 
@@ -394,7 +400,7 @@ def test_staff_may_resend_for_any_team(client, store, team, newrelic):
     failed_deployment(store, setup)
     client.force_login(user("operator", staff=True))
     client.post("/deployments/d-RESEND001/resend/", {"event": "failed", "setup": setup.pk})
-    delivery = store.delivery_get(history.DeliveryKey("d-RESEND001", "failed", setup.pk))
+    delivery = store.delivery_get(DeliveryKey("d-RESEND001", "failed", setup.pk))
     assert delivery.attempts == 2
 
 
@@ -408,7 +414,7 @@ def test_resend_needs_post_and_a_csrf_token(team, store):
         "/deployments/d-RESEND001/resend/", {"event": "failed", "setup": setup.pk}
     )
     assert response.status_code == 403
-    delivery = store.delivery_get(history.DeliveryKey("d-RESEND001", "failed", setup.pk))
+    delivery = store.delivery_get(DeliveryKey("d-RESEND001", "failed", setup.pk))
     assert delivery.attempts == 1
 
 
@@ -500,14 +506,14 @@ def test_valid_filters_still_apply_beside_a_wrong_one(member, store):
 
 
 def test_without_a_history_database_the_dashboard_asks_for_the_mirror(member, monkeypatch):
-    monkeypatch.setattr(history, "history_database", lambda: None)
+    without_a_history_database(monkeypatch)
     page = text(member.get("/dashboard/"))
     assert "The charts need the audit mirror." in page
     assert "<svg" not in page
 
 
 def test_charts_escape_every_name():
-    from notifier import charts
+    from notifier.history import charts
 
     svg = charts.horizontal_bars([("<script>x</script>", 0.5, "50% & more")], label="a <b>")
     assert "<script>" not in svg and "&lt;script&gt;" in svg

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from notifier import history
+from notifier.storage.history_rows import percentile
+from notifier.storage.history_sql import SqlHistoryReader
+from notifier.storage.history_sql_stats import latency_by_kind
 from notifier.storage.orm import OrmStore
 from tests.support.databases import POSTGRES_ALIAS, add_postgres_alias
 from tests.support.history import (
@@ -46,7 +50,9 @@ def test_filters_and_keyset_pages_work_on_postgres(store):
         seed_delivery(store, event, setup, outcomes=[failed() if n % 2 else delivered()])
 
     def ids(filters, **kw):
-        page = history.deployment_list(filters=filters, using=POSTGRES_ALIAS, per_page=2, **kw)
+        page = history.deployment_list(
+            filters=filters, reader=SqlHistoryReader(POSTGRES_ALIAS), per_page=2, **kw
+        )
         return [r.deployment_id for r in page.rows], page
 
     first, page = ids(history.HistoryFilters())
@@ -67,10 +73,10 @@ def test_postgres_percentiles_match_the_python_ones(store):
         seed_deployment(store, event)
         seed_delivery(store, event, setup, outcomes=[delivered(latency)])
     since = timezone.now() - timedelta(days=1)
-    ((kind, _, count, p50, p95),) = history._latency_by_kind(POSTGRES_ALIAS, since)
+    ((kind, count, p50, p95),) = map(astuple, latency_by_kind(POSTGRES_ALIAS, since=since))
     assert (kind, count) == ("newrelic", 10)
     assert (p50, p95) == (
-        history._percentile(latencies, 0.5),
-        history._percentile(latencies, 0.95),
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.95),
     )
     assert (p50, p95) == (120, 1500)

@@ -1,0 +1,115 @@
+"""What the history pages accept from a request: the list's filters, its page number and its
+cursors. A wrong value is an error that names the field and says what to do."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from django import forms
+from django.http import HttpRequest
+
+from notifier.events import STATUSES, Event
+from notifier.history.listing import OUTCOME_LABELS, cursor_decode
+from notifier.storage.history_rows import EARLIEST_DATE, LATEST_DATE, HistoryFilters
+
+
+class HistoryFilterForm(forms.Form):
+    """The deployment list's filters. Unknown values are errors that name the field."""
+
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=200,
+        help_text="A deployment id, a revision (commit, bucket/key) or a creator.",
+    )
+    application = forms.CharField(label="Application", required=False, max_length=100)
+    deployment_group = forms.CharField(label="Deployment group", required=False, max_length=100)
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=[("", "Any status")] + [(s, s) for s in STATUSES]
+    )
+    event = forms.ChoiceField(
+        label="Event",
+        required=False,
+        choices=[("", "Any event")] + [(e.value, e.label) for e in Event],
+    )
+    kind = forms.ChoiceField(label="Channel", required=False, choices=[("", "Any channel")])
+    outcome = forms.ChoiceField(
+        label="Delivery outcome",
+        required=False,
+        choices=[("", "Any outcome")] + list(OUTCOME_LABELS.items()),
+    )
+    since = forms.DateField(
+        label="From date", required=False, widget=forms.DateInput({"type": "date"})
+    )
+    until = forms.DateField(
+        label="To date", required=False, widget=forms.DateInput({"type": "date"})
+    )
+
+    def __init__(self, *args, kinds=(), applications=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", "Any channel"), *kinds]
+        self.application_names = list(applications)
+
+    def _clean_date(self, name: str, words: str):
+        value = self.cleaned_data.get(name)
+        if value and not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise forms.ValidationError(
+                f"the {words} must be between {EARLIEST_DATE.isoformat()} and "
+                f"{LATEST_DATE.isoformat()}; leave it empty for no limit"
+            )
+        return value
+
+    def clean_since(self):
+        return self._clean_date("since", "from date")
+
+    def clean_until(self):
+        return self._clean_date("until", "to date")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "the to date must be on or after the from date")
+        return data
+
+    def filters(self) -> HistoryFilters:
+        if not self.is_bound:
+            return HistoryFilters()
+        # The valid filters apply even when another is wrong (its error shows beside it).
+        self.is_valid()
+        data = self.cleaned_data
+        return HistoryFilters(
+            **{f.name: data.get(f.name) or f.default for f in fields(HistoryFilters)}
+        )
+
+
+MAX_PAGE_NUMBER = 1_000_000  # 50 million deployments at 50 a page
+
+
+def page_number(request: HttpRequest) -> tuple[int, str]:
+    """The page asked for (pages are numbered only without a history database), and why it
+    was refused when it was."""
+    raw = request.GET.get("page", "")
+    if not raw:
+        return 1, ""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 7 and 1 <= int(raw) <= MAX_PAGE_NUMBER:
+        return int(raw), ""
+    return 1, (
+        f"The page must be a whole number from 1 to {MAX_PAGE_NUMBER:,}; showing the newest "
+        "deployments instead."
+    )
+
+
+def cursors(request: HttpRequest) -> tuple[str, str, str]:
+    """The list's `before` and `after` cursors; a damaged one is dropped, and said so."""
+    before, after = request.GET.get("before", ""), request.GET.get("after", "")
+    for name, value in (("before", before), ("after", after)):
+        if value and cursor_decode(value) is None:
+            return (
+                "",
+                "",
+                (
+                    f"The page link is damaged or out of range ({name}=…); showing the newest "
+                    "deployments instead. Use the Newer and Older links to page."
+                ),
+            )
+    return before, after, ""
