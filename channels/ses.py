@@ -13,7 +13,7 @@ from django.core.validators import validate_email
 from django.db import models
 
 from channels import aws
-from channels.base import ChannelError, Delivery, ErrorCode, sender
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
 from channels.email import split_recipients, validate_recipients
 from channels.messages import render, render_html
 from notifier.events import DeploymentEvent, Event
@@ -75,7 +75,7 @@ def email_request(event: DeploymentEvent, setup: SesSetup) -> dict[str, Any]:
 
 
 @sender
-def send(event: DeploymentEvent, setup: SesSetup) -> Delivery:
+def send(event: DeploymentEvent, setup: SesSetup, context: SendContext) -> Delivery:
     client = aws.client("sesv2")
     try:
         answer = aws.call(WHAT, client.send_email, **email_request(event, setup))
@@ -94,4 +94,4 @@ def send(event: DeploymentEvent, setup: SesSetup) -> Delivery:
                 provider_code=exc.provider_code,
             ) from None
         raise
-    return Delivery(response_status=200, detail=f"SES message {answer.get('MessageId', '')}")
+    return Delivery(response_status=200, detail=f"SES message {aws.message_id(answer, what=WHAT)}")

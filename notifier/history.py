@@ -462,6 +462,7 @@ class DeliveryView:
     next_attempt_at: datetime | None
     last_error: str
     history: tuple[Attempt, ...]
+    maybe_sent_since: datetime | None = None  # see Delivery.maybe_sent_since
 
 
 @dataclass
@@ -531,6 +532,7 @@ def deployment_detail(*, deployment_id: str, user, store: Store | None = None):
                 attempts=delivery.attempts,
                 next_attempt_at=delivery.next_attempt_at,
                 last_error=redact(delivery.last_error, secrets=secrets),
+                maybe_sent_since=delivery.maybe_sent_since,
                 history=tuple(
                     Attempt(
                         a.number,
@@ -707,6 +709,10 @@ FAILURE_ADVICE: dict[str, str] = {
         "The provider is rate limiting: it is retried automatically with backoff."
     ),
     ErrorCode.SERVER_ERROR: "The provider had an error of its own: it is retried automatically.",
+    ErrorCode.BAD_RESPONSE: (
+        "The provider's address answered, but not as the provider does (often a proxy's page): "
+        "it is retried; if it keeps happening, check the URL and any proxy on the way."
+    ),
     ErrorCode.SETUP_DISABLED: (
         "The setup was removed or disabled; nothing more will be sent through it."
     ),

@@ -15,7 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from django.utils import timezone
 
 from notifier.events import DeploymentEvent
-from notifier.storage.base import Attempt, Delivery, DeliveryKey
+from notifier.storage.base import Attempt, Delivery, DeliveryKey, maybe_sent_since
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -103,4 +103,11 @@ def delivery_from_item(values: dict[str, Any], *, with_history: bool = True) -> 
         last_error_code=values.get("last_error_code", ""),
         event=DeploymentEvent.from_dict(json.loads(values["payload"])),
         history=history,
+        maybe_sent_since=maybe_sent_since(
+            state=values["state"],
+            in_flight_since=from_us(values.get("in_flight_us")),
+            claimed_at=from_us(values["updated_us"]),
+            lease_until=from_us(values.get("lease_until_us")),
+            now=timezone.now(),
+        ),
     )

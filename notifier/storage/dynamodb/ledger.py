@@ -32,6 +32,7 @@ from notifier.storage.dynamodb.items import (
     delivery_from_item,
     delivery_sort_key,
     from_item,
+    from_us,
     to_item,
     to_us,
 )
@@ -207,8 +208,10 @@ class DynamoStore(DeploymentReads):
             self.client.update_item,
             TableName=self.deliveries_table,
             Key=self._key(key),
+            # in_flight_us: kept from an earlier claim that never recorded an outcome.
             UpdateExpression="SET lease_token = :token, lease_until_us = :until, "
-            "attempts = attempts + :one, updated_us = :now",
+            "attempts = attempts + :one, updated_us = :now, "
+            "in_flight_us = if_not_exists(in_flight_us, :now)",
             ConditionExpression="#state = :pending "
             "AND (attribute_not_exists(lease_until_us) OR lease_until_us < :now) "
             "AND (attribute_not_exists(next_attempt_us) OR next_attempt_us <= :now)",
@@ -222,12 +225,20 @@ class DynamoStore(DeploymentReads):
                     ":pending": PENDING,
                 }
             ),
-            ReturnValues="UPDATED_NEW",
+            # ALL_NEW: UPDATED_NEW leaves out an if_not_exists that kept its value.
+            ReturnValues="ALL_NEW",
         )
         if answer is None:
             return None
-        attempts = int(from_item(answer["Attributes"])["attempts"])
-        return Claim(key=key, token=token, attempt=attempts, lease_until=until)
+        values = from_item(answer["Attributes"])
+        since = int(values["in_flight_us"])
+        return Claim(
+            key=key,
+            token=token,
+            attempt=int(values["attempts"]),
+            lease_until=until,
+            in_flight_since=from_us(since) if since < to_us(now) else None,
+        )
 
     @guarded
     def delivery_record(self, claim: Claim, outcome: AttemptOutcome) -> bool:
@@ -257,7 +268,7 @@ class DynamoStore(DeploymentReads):
             "updated_us = :now",
             "history = list_append(history, :attempt)",
         ]
-        removals = ["lease_token", "lease_until_us"]
+        removals = ["lease_token", "lease_until_us", "in_flight_us"]
         if outcome.next_attempt_at is not None:
             assignments.append("next_attempt_us = :next")
             values[":next"] = to_us(outcome.next_attempt_at)
