@@ -82,8 +82,8 @@ def build_message(
     delivery_id: str = "",
 ) -> EmailMultiAlternatives:
     """The multipart message (text, then HTML), not yet bound to a connection. With a
-    delivery id, its Message-ID derives from it: a repeat has the same Message-ID, which
-    mailbox providers such as Gmail show once."""
+    delivery id, it carries X-Notifier-Delivery and a Message-ID made from it, so a repeat
+    has the same Message-ID as the first."""
     identity = {
         "X-Notifier-Delivery": delivery_id,
         "Message-ID": f"<{delivery_id}@codedeploy-notifier>",
