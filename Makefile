@@ -19,6 +19,7 @@ install: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py ensure_schedule --start-now
 
 # Keys (DJANGO_SECRET_KEY, NOTIFIER_ENCRYPTION_KEY) for the laptop path: made once in

@@ -27,7 +27,6 @@ LABEL = "Email (SMTP)"
 SHORT_LABEL = "Email"  # where space is tight: badges, chart legends
 DEFAULT_EVENTS = (Event.SUCCEEDED.value, Event.FAILED.value, Event.STOPPED.value)
 TEMPLATE_PARTS = ("subject", "body")
-MAX_RECIPIENTS = 50
 
 
 def split_recipients(text: str) -> list[str]:
@@ -38,8 +37,12 @@ def validate_recipients(text: str) -> None:
     recipients = split_recipients(text)
     if not recipients:
         raise ValidationError("Give at least one email address.")
-    if len(recipients) > MAX_RECIPIENTS:
-        raise ValidationError(f"At most {MAX_RECIPIENTS} addresses; use a mailing list instead.")
+    limit = settings.NOTIFIER_MAX_RECIPIENTS
+    if len(recipients) > limit:
+        raise ValidationError(
+            f"recipients: at most {limit} addresses per setup (NOTIFIER_MAX_RECIPIENTS), not "
+            f"{len(recipients)}; send to a mailing list instead."
+        )
     bad = []
     for address in recipients:
         try:

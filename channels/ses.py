@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
 
@@ -25,6 +27,30 @@ SHORT_LABEL = "SES"  # where space is tight: badges, chart legends
 DEFAULT_EVENTS = (Event.SUCCEEDED.value, Event.FAILED.value, Event.STOPPED.value)
 TEMPLATE_PARTS = ("subject", "body")
 WHAT = "Amazon SES"
+
+
+def allowed_senders() -> list[str]:
+    """NOTIFIER_SES_FROM_ALLOWED, or the service's own address when it is empty."""
+    return list(settings.NOTIFIER_SES_FROM_ALLOWED) or [settings.NOTIFIER_FROM_EMAIL]
+
+
+def from_address_problem(address: str) -> str | None:
+    """Why a setup may not send as `address`, or None if it may.
+
+    An entry is an address, or `@domain` for every address at exactly that domain (not its
+    subdomains); case does not matter.
+    """
+    wanted = address.strip().lower()
+    domain = wanted.rpartition("@")[2]
+    for entry in allowed_senders():
+        entry = entry.strip().lower()
+        if entry == wanted or (entry.startswith("@") and entry[1:] == domain):
+            return None
+    return (
+        f"from_address {address!r} is not an address this service may send as; allowed: "
+        f"{', '.join(allowed_senders())} (NOTIFIER_SES_FROM_ALLOWED). Use one of those, or ask "
+        "the service's operators to allow this address"
+    )
 
 
 class SesSetup(NotificationSetup):
@@ -47,6 +73,18 @@ class SesSetup(NotificationSetup):
 
     def __str__(self) -> str:
         return f"SES email to {self.recipients}"
+
+    def clean(self) -> None:
+        errors: dict = {}
+        try:
+            super().clean()
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        problem = from_address_problem(self.from_address or "")
+        if problem:
+            errors.setdefault("from_address", []).append(problem)
+        if errors:
+            raise ValidationError(errors)
 
 
 SETUP_MODEL = SesSetup
@@ -76,6 +114,9 @@ def email_request(event: DeploymentEvent, setup: SesSetup) -> dict[str, Any]:
 
 @sender
 def send(event: DeploymentEvent, setup: SesSetup, context: SendContext) -> Delivery:
+    problem = from_address_problem(setup.from_address)
+    if problem:  # saved before the rule, or written straight into the database
+        raise ChannelError(problem, code=ErrorCode.BAD_CONFIG)
     client = aws.client("sesv2")
     try:
         answer = aws.call(WHAT, client.send_email, **email_request(event, setup))

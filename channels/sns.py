@@ -7,17 +7,18 @@ Subscribers can filter with a subscription filter policy on the message attribut
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from channels import aws
 from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
 from channels.messages import render
-from notifier.codedeploy import account_id
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup
 
@@ -30,6 +31,56 @@ WHAT = "Amazon SNS"
 SUBJECT_MAX = 100  # SNS: ASCII, no line breaks, at most 100 characters
 _ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+
+
+@functools.cache
+def service_account() -> str:
+    """The service's own AWS account (STS GetCallerIdentity), asked once per process; a
+    failure raises ChannelError and is not remembered, so the next call asks again."""
+    return aws.call("AWS STS", lambda: aws.client("sts").get_caller_identity())["Account"]
+
+
+def _pattern(pattern: str) -> re.Pattern[str]:
+    # `*` matches within one part of the ARN, never across a colon.
+    return re.compile("[^:]*".join(re.escape(part) for part in pattern.split("*")))
+
+
+def topic_problem(topic: str) -> str | None:
+    """Why a setup may not publish to `topic` (an ARN, or a name in the service's own account
+    and region), or None if it may. Asks STS for the account when it needs it."""
+    patterns = list(settings.NOTIFIER_SNS_TOPIC_ALLOWED)
+    account = ""
+    if not patterns or not topic.startswith("arn:"):
+        try:
+            account = service_account()
+        except ChannelError as exc:
+            if not patterns:
+                return (
+                    "topic: the service cannot learn its own AWS account (STS "
+                    f"GetCallerIdentity failed: {exc.message}), so no topic is allowed by "
+                    "default; set NOTIFIER_SNS_TOPIC_ALLOWED to the topic ARNs setups may "
+                    "publish to"
+                )
+            return (
+                "topic: give the topic's full ARN; the service cannot learn its own AWS "
+                f"account to complete the name (STS GetCallerIdentity failed: {exc.message})"
+            )
+    if topic.startswith("arn:"):
+        arn = topic
+    else:
+        try:
+            region = aws.call("Amazon SNS", lambda: aws.client("sns").meta.region_name)
+        except ChannelError as exc:
+            return f"topic: give the topic's full ARN; {exc.message}"
+        arn = topic_arn(topic, region=region, account=account)
+    if any(_pattern(p).fullmatch(arn) for p in patterns or [f"arn:aws:sns:*:{account}:*"]):
+        return None
+    allowed = ", ".join(patterns) if patterns else "topics of the service's own AWS account only"
+    return (
+        f"topic {arn} is not one this service may publish to; allowed: {allowed} "
+        "(NOTIFIER_SNS_TOPIC_ALLOWED). Use an allowed topic, or ask the service's operators "
+        "to allow this one"
+    )
 
 
 def validate_topic(value: str) -> None:
@@ -53,6 +104,19 @@ class SnsSetup(NotificationSetup):
 
     def __str__(self) -> str:
         return f"SNS {self.topic}"
+
+    def clean(self) -> None:
+        errors: dict = {}
+        try:
+            super().clean()
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        topic = self.topic or ""
+        problem = topic_problem(topic) if _ARN.match(topic) or _NAME.match(topic) else None
+        if problem:
+            errors.setdefault("topic", []).append(problem)
+        if errors:
+            raise ValidationError(errors)
 
 
 SETUP_MODEL = SnsSetup
@@ -116,9 +180,14 @@ def preview(event: DeploymentEvent, setup: SnsSetup) -> dict[str, str]:
 @sender
 def send(event: DeploymentEvent, setup: SnsSetup, context: SendContext) -> Delivery:
     client = aws.client("sns")
-    account = event.account
-    if not account and not setup.topic.startswith("arn:"):
-        account = account_id()
+    account = ""
+    if not settings.NOTIFIER_SNS_TOPIC_ALLOWED or not setup.topic.startswith("arn:"):
+        # The default rule, and a name (a topic of the service's own account, whichever
+        # account deployed), need the account: ChannelError, retryable when STS is unreachable.
+        account = service_account()
+    problem = topic_problem(setup.topic)
+    if problem:  # saved before the rule, or written straight into the database
+        raise ChannelError(problem, code=ErrorCode.BAD_CONFIG)
     arn = topic_arn(setup.topic, region=client.meta.region_name, account=account)
     try:
         request = publish_request(event, setup, arn=arn, delivery_id=context.delivery_id)

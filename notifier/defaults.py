@@ -17,6 +17,7 @@ ENGINE_SETTINGS: dict[str, Any] = {
     "NOTIFIER_POLL_OVERLAP": 60,
     "NOTIFIER_POLL_MODE": "account",
     "NOTIFIER_LOOP_SECONDS": 90,
+    "NOTIFIER_NODE_LOCK": "",  # the service loop's node lock file; empty: in the temp dir
     "NOTIFIER_SEND_TIMEOUT": 10,
     "NOTIFIER_SEND_THREADS": 8,
     "NOTIFIER_MAX_ATTEMPTS": 6,
@@ -28,6 +29,10 @@ ENGINE_SETTINGS: dict[str, Any] = {
     "NOTIFIER_ENCRYPTION_KEY": "",  # Fernet keys, comma-separated, newest first
     "NOTIFIER_URL_ALLOWLIST": [],  # hosts allowed although private (e.g. 127.0.0.1)
     "NOTIFIER_FROM_EMAIL": "codedeploy-notifier@localhost",
+    "NOTIFIER_MAX_SETUPS_PER_REGISTRATION": 20,
+    "NOTIFIER_MAX_RECIPIENTS": 50,
+    "NOTIFIER_SES_FROM_ALLOWED": [],  # empty: NOTIFIER_FROM_EMAIL only
+    "NOTIFIER_SNS_TOPIC_ALLOWED": [],  # empty: the service's own account's topics
     "NEW_RELIC_API_KEY": "",
     "NEW_RELIC_API_URL": "https://api.newrelic.com",
     "NEW_RELIC_NERDGRAPH_URL": "https://api.newrelic.com/graphql",

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -116,10 +117,16 @@ def outcome_for(result: SendResult, *, attempt: int) -> AttemptOutcome:
     return AttemptOutcome(state=FAILED, error=error.message, **common)
 
 
-def delivery_send(key: DeliveryKey, *, store: Store, holder: str) -> str | None:
-    """Claim one delivery and send it. Returns the new state, or None if not claimed."""
+def delivery_send(
+    key: DeliveryKey, *, store: Store, holder: str, stopping: Callable[[], bool] | None = None
+) -> str | None:
+    """Claim one delivery and send it. Returns the new state, or None if not claimed (or,
+    when `stopping()` turned true before the send began, claimed and given back)."""
     claim = store.delivery_claim(key, holder=holder, lease_seconds=settings.NOTIFIER_CLAIM_LEASE)
     if claim is None:
+        return None
+    if stopping is not None and stopping():
+        store.delivery_release(claim)
         return None
     delivery = store.delivery_get(key)
     setup = NotificationSetup.objects.filter(pk=key.setup_id).first()
@@ -170,29 +177,49 @@ def deliveries_create(
 
 
 class Dispatcher:
-    """Sends due deliveries on a thread pool, so one slow channel never delays another."""
+    """Sends due deliveries on a pool of NOTIFIER_SEND_THREADS threads, so one slow channel
+    never delays another. Once `stopping()` is true it starts no more sends: a delivery it
+    queued but has not claimed stays due for any sender, and one it claimed but has not
+    started sending is given back (Store.delivery_release)."""
 
-    def __init__(self, *, store: Store, holder: str, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        holder: str,
+        threads: int | None = None,
+        stopping: Callable[[], bool] | None = None,
+    ) -> None:
         self.store = store
         self.holder = holder
+        self.stopping = stopping or (lambda: False)
         self.executor = ThreadPoolExecutor(
             max_workers=threads or settings.NOTIFIER_SEND_THREADS, thread_name_prefix="send"
         )
         self.in_flight: set[DeliveryKey] = set()
+        self.busy = 0  # sends running now
+        self._lock = threading.Lock()
 
     def _run(self, key: DeliveryKey) -> None:
+        with self._lock:
+            self.busy += 1
         try:
-            delivery_send(key, store=self.store, holder=self.holder)
+            if not self.stopping():
+                delivery_send(key, store=self.store, holder=self.holder, stopping=self.stopping)
         except Exception:
             # A storage outage: the claim's lease expires and the delivery is retried.
             log.exception("could not send %s; it will be retried", key)
         finally:
+            with self._lock:
+                self.busy -= 1
             self.in_flight.discard(key)
             close_old_connections()
 
     def dispatch_due(self) -> int:
         started = 0
         for key in self.store.deliveries_due(limit=200):
+            if self.stopping():
+                break
             if key in self.in_flight:
                 continue
             self.in_flight.add(key)
@@ -201,4 +228,5 @@ class Dispatcher:
         return started
 
     def close(self) -> None:
-        self.executor.shutdown(wait=True)
+        """Wait for the sends that started; those only queued are dropped, still due."""
+        self.executor.shutdown(wait=True, cancel_futures=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -62,9 +63,14 @@ def envchoice(name: str, default: str, *, choices: tuple[str, str]) -> str:
     return value
 
 
-def envlist(name: str) -> list[str]:
-    """A comma-separated list, its entries stripped and empty ones left out."""
-    return [entry.strip() for entry in env(name).split(",") if entry.strip()]
+def envlist(name: str, *, valid: Callable[[str], bool] | None = None, takes: str = "") -> list[str]:
+    """A comma-separated list, its entries stripped and empty ones left out; with `valid`,
+    an entry it refuses stops start-up, saying what the variable `takes`."""
+    entries = [entry.strip() for entry in env(name).split(",") if entry.strip()]
+    for entry in entries:
+        if valid is not None and not valid(entry):
+            raise ImproperlyConfigured(f"{name} takes {takes}, not {entry!r}")
+    return entries
 
 
 def proxy_ssl_header(raw: str) -> tuple[str, str] | None:

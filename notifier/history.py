@@ -41,6 +41,7 @@ from channels.registry import KINDS, label_for, short_label_for
 from notifier import models as m
 from notifier.dispatch import delivery_send, holder_name
 from notifier.events import STATUSES, TERMINAL_STATUSES, DeploymentEvent, Event
+from notifier.ratelimit import rate_limit_take
 from notifier.storage import get_store, history_database
 from notifier.storage.base import (
     DEAD,
@@ -571,7 +572,8 @@ class ResendRefused(Exception):
 def delivery_resend(*, key: DeliveryKey, user, store: Store | None = None) -> str:
     """Requeue a finished delivery and send it now, as a new attempt. Returns its new state.
 
-    Only the registration's team or staff may. Raises ResendRefused with the reason.
+    Only the registration's team or staff may. Raises ResendRefused with the reason, or
+    RateLimited past NOTIFIER_MANUAL_SENDS_PER_MINUTE resends a minute by this user.
     """
     store = store or get_store()
     delivery = store.delivery_get(key)
@@ -596,6 +598,7 @@ def delivery_resend(*, key: DeliveryKey, user, store: Store | None = None) -> st
         raise ResendRefused("the notification setup is disabled; enable it in the admin first")
     if delivery.state == PENDING:
         raise ResendRefused("this notification is already waiting to be sent")
+    rate_limit_take(user=user, action="resend")  # raises RateLimited
     if not store.delivery_requeue(key):
         raise ResendRefused("this notification is already waiting to be sent")
     state = delivery_send(key, store=store, holder=holder_name())

@@ -1,4 +1,4 @@
-"""One poll cycle, and the loop the django-q2 schedule runs.
+"""One poll cycle (the loop that runs it every few seconds is notifier.loop).
 
 A cycle lists deployments created since the watermark (minus an overlap), adds the ids it
 tracks as not yet finished, skips ids it knows are finished, batch-gets the rest 25 at a
@@ -8,7 +8,6 @@ deployments, not with the number of registrations.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,14 +17,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import connections
 from django.db.models import Prefetch
 from django.utils import timezone
 
 from notifier import codedeploy
-from notifier.dispatch import Dispatcher, deliveries_create, holder_name, setups_hearing
+from notifier.dispatch import deliveries_create, setups_hearing
 from notifier.events import DeploymentEvent, events_for_transition, is_terminal
-from notifier.storage import get_store
 from notifier.storage.base import DeliveryKey, PollState, StorageError, Store
 from registrations.models import NotificationSetup, Registration, split_groups
 
@@ -271,61 +269,3 @@ def record_poll_error(store: Store, exc: Exception) -> str:
     except Exception:  # the store itself is down: the log is all we have
         log.exception("could not record the poll error")
     return message
-
-
-def poll_loop(
-    *, seconds: float | None = None, interval: float | None = None, store: Store | None = None
-) -> int:
-    """Poll every `interval` seconds for `seconds`, under a lease so two loops never poll at
-    once, and send due notifications after each cycle. Returns the cycles it ran."""
-    seconds = settings.NOTIFIER_LOOP_SECONDS if seconds is None else seconds
-    interval = settings.NOTIFIER_POLL_INTERVAL if interval is None else interval
-    store = store or get_store()
-    holder = holder_name()
-    lease_seconds = max(10.0, interval * 5)
-    counter = codedeploy.CallCounter()
-    client = None
-    dispatcher = Dispatcher(store=store, holder=holder)
-    deadline = time.monotonic() + seconds
-    cycles = 0
-    holding = False
-    last_error = ""
-    try:
-        while True:
-            tick = time.monotonic()
-            try:
-                holding = store.lease_acquire(POLL_LEASE, holder, seconds=lease_seconds)
-            except StorageError as exc:
-                log.warning("storage unavailable, will retry: %s", exc)
-                holding = False
-            if holding:
-                counter.reset()
-                try:
-                    # Made inside the try: a missing region or credentials is reported on
-                    # the status page and retried, not a crash of the loop.
-                    client = client or codedeploy.make_client(counter=counter)
-                    report = deployment_poll(store=store, client=client, counter=counter)
-                    cycles += 1
-                    if report.events:
-                        log.info("poll: %s", "; ".join(report.lines()[2:]))
-                except Exception as exc:
-                    message = record_poll_error(store, exc)
-                    if message != last_error:  # once per new error, not every cycle
-                        log.warning("poll cycle failed: %s", message)
-                    last_error = message
-                else:
-                    last_error = ""
-            try:
-                dispatcher.dispatch_due()
-            except StorageError as exc:
-                log.warning("storage unavailable, will retry: %s", exc)
-            close_old_connections()
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(max(0.0, interval - (time.monotonic() - tick)))
-    finally:
-        dispatcher.close()
-        if holding:
-            with contextlib.suppress(StorageError):
-                store.lease_release(POLL_LEASE, holder)
-    return cycles

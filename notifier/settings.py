@@ -63,9 +63,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "notifier.apps.NotifierConfig",
     "django_q",
     "axes",
-    "notifier.apps.NotifierConfig",
     "registrations.apps.RegistrationsConfig",
     "channels.apps.NotificationChannelsConfig",
 ]
@@ -124,10 +124,8 @@ DATABASE_ROUTERS = ["notifier.routers.AuditRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Sign-in throttle (django-axes) -------------------------------------------------------
-# The history pages' /login/ and the admin's login: AXES_FAILURE_LIMIT wrong passwords for one
-# username from one client address lock that pair out for AXES_COOLOFF_MINUTES (each try
-# meanwhile starts the wait again); other users, and the same user elsewhere, are
-# unaffected. The API takes tokens, never passwords, so it has nothing to throttle.
+# /login/ and the admin's login: AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address lock that pair out for AXES_COOLOFF_MINUTES. The API takes tokens, never passwords.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -140,8 +138,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 AXES_CLIENT_IP_CALLABLE = "notifier.security.client_ip"
 AXES_LOCKOUT_CALLABLE = "notifier.security.lockout_response"
-# Failed sign-ins are kept for the admin (Axes > Access attempts); successful ones are not
-# logged, which keeps the table small.
+# Failed sign-ins are kept for the admin (Axes > Access attempts); successful ones are not.
 AXES_DISABLE_ACCESS_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -180,8 +177,8 @@ LOGGING = {
         }
     },
     "loggers": {
-        "notifier": {"handlers": ["console"], "level": env("NOTIFIER_LOG_LEVEL", "INFO")},
-        "channels": {"handlers": ["console"], "level": env("NOTIFIER_LOG_LEVEL", "INFO")},
+        name: {"handlers": ["console"], "level": env("NOTIFIER_LOG_LEVEL", "INFO")}
+        for name in ("notifier", "channels")
     },
 }
 
@@ -221,8 +218,7 @@ SPECTACULAR_SETTINGS = {
 # --- The engine ---------------------------------------------------------------------------
 NOTIFIER_STORAGE = envchoice("NOTIFIER_STORAGE", "orm", choices=("orm", "dynamodb"))
 NOTIFIER_DYNAMODB_TABLE_PREFIX = env("NOTIFIER_DYNAMODB_TABLE_PREFIX", "codedeploy-notifier-")
-# Finished deployments and deliveries expire from DynamoDB (its TTL) after this many days;
-# the audit mirror, when there is one, keeps them.
+# Days before DynamoDB's TTL expires finished deployments and deliveries (the mirror keeps them).
 NOTIFIER_DYNAMODB_TTL_DAYS = envint("NOTIFIER_DYNAMODB_TTL_DAYS", 180, minimum=1)
 NOTIFIER_POLL_INTERVAL = envnumber("NOTIFIER_POLL_INTERVAL", 2.0, minimum=0.1)
 # How far back the first cycle looks when there is no watermark yet (seconds).
@@ -247,13 +243,12 @@ NOTIFIER_CLAIM_LEASE = envnumber(
 )
 if NOTIFIER_CLAIM_LEASE <= NOTIFIER_SEND_TIMEOUT:
     raise ImproperlyConfigured("NOTIFIER_CLAIM_LEASE must be longer than NOTIFIER_SEND_TIMEOUT")
-# The scheduled task runs a polling loop for this long; the schedule fires every minute and
-# django-q2's scheduler wakes only about every 30 s, so the loop outlives the period.
+# A scheduled loop's length (over a minute: django-q2 wakes every ~30 s); its one-per-node lock.
 NOTIFIER_LOOP_SECONDS = envnumber("NOTIFIER_LOOP_SECONDS", 90, minimum=1)
+NOTIFIER_NODE_LOCK = Path(env("NOTIFIER_NODE_LOCK") or VAR_DIR / "service-loop.lock")
 
 NEW_RELIC_API_KEY = env("NEW_RELIC_API_KEY")
 NEW_RELIC_API_URL = env("NEW_RELIC_API_URL", "https://api.newrelic.com").rstrip("/")
-
 NEW_RELIC_NERDGRAPH_URL = env("NEW_RELIC_NERDGRAPH_URL", "https://api.newrelic.com/graphql")
 SLACK_API_URL = env("SLACK_API_URL", "https://slack.com/api").rstrip("/")
 PAGERDUTY_EVENTS_URL = env("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com").rstrip("/")
@@ -271,6 +266,30 @@ EMAIL_USE_SSL = _email_settings.get("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = NOTIFIER_SEND_TIMEOUT
 NOTIFIER_FROM_EMAIL = env("NOTIFIER_FROM_EMAIL", "codedeploy-notifier@localhost")
 DEFAULT_FROM_EMAIL = NOTIFIER_FROM_EMAIL
+
+# --- Bounds on what one user or one registration can make the service send ----------------
+# A registration fans out to at most this many setups, and an email setup (SMTP or SES) to
+# at most this many recipients: one deployment cannot turn into thousands of messages.
+NOTIFIER_MAX_SETUPS_PER_REGISTRATION = envint("NOTIFIER_MAX_SETUPS_PER_REGISTRATION", 20, minimum=1)
+NOTIFIER_MAX_RECIPIENTS = envint("NOTIFIER_MAX_RECIPIENTS", 50, minimum=1)
+# Sends a person starts by hand (the test endpoint and admin action, Resend on the history
+# pages): at most this many per user per minute, counted per action, in the cache below.
+NOTIFIER_MANUAL_SENDS_PER_MINUTE = envint("NOTIFIER_MANUAL_SENDS_PER_MINUTE", 10, minimum=1)
+# Who SES setups may send as (addresses, @domain entries). Empty: NOTIFIER_FROM_EMAIL only.
+NOTIFIER_SES_FROM_ALLOWED = envlist(
+    "NOTIFIER_SES_FROM_ALLOWED",
+    valid=lambda entry: "@" in entry and " " not in entry,
+    takes="addresses and @domain entries, comma-separated "
+    "(deploys@example.com,@notify.example.com)",
+)
+# Which SNS topics setups may publish to: ARN patterns, `*` matching within one part of the
+# ARN, comma-separated. Empty: every topic of the service's own account (from STS).
+NOTIFIER_SNS_TOPIC_ALLOWED = envlist(
+    "NOTIFIER_SNS_TOPIC_ALLOWED",
+    valid=lambda entry: entry.startswith("arn:") and entry.count(":") == 5,
+    takes="topic ARN patterns, comma-separated, with * for any part "
+    "(arn:aws:sns:*:123456789012:deploy-*)",
+)
 
 # --- Keys ---------------------------------------------------------------------------------
 # DJANGO_SECRET_KEY signs sessions and CSRF tokens. NOTIFIER_ENCRYPTION_KEY encrypts the
@@ -298,8 +317,7 @@ Q_CLUSTER: dict = {
     "name": "notifier",
     "workers": envint("NOTIFIER_WORKERS", 2, minimum=2),
     "timeout": int(NOTIFIER_LOOP_SECONDS + 60),
-    # retry must exceed timeout or a long task runs twice.
-    "retry": int(NOTIFIER_LOOP_SECONDS + 120),
+    "retry": int(NOTIFIER_LOOP_SECONDS + 120),  # over timeout, or a long task runs twice
     "max_attempts": 1,
     "catch_up": False,
     "poll": 0.2,
@@ -315,3 +333,18 @@ elif Q_BROKER_URL:
     )
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- caches ---------------------------------------------------------------------------------
+# `ratelimit` (notifier.ratelimit) is shared by every process and node: Redis when they share
+# one already (Q_BROKER_URL), else a table in their database. `default` stays per process.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": Q_BROKER_URL}
+        if Q_BROKER_URL
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "notifier_ratelimit",
+        }
+    ),
+}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from notifier.poller import poll_loop as _poll_loop
+from notifier.loop import service_loop_run
 
 
 def poll_loop() -> int:
-    return _poll_loop()
+    """The scheduled task (its name is kept: schedules in databases refer to it)."""
+    return service_loop_run()

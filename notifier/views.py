@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from notifier import charts, history
 from notifier.checks import provider_problems
 from notifier.events import STATUSES, Event
+from notifier.ratelimit import RateLimited
 from notifier.storage import get_store, history_database
 from notifier.storage.base import StorageError
 from registrations.models import Registration
@@ -215,6 +216,15 @@ def delivery_resend(request, deployment_id: str):
     key = history.DeliveryKey(deployment_id, event, setup_id)
     try:
         state = history.delivery_resend(key=key, user=request.user)
+    except RateLimited as exc:
+        messages.error(request, f"Not resent: {exc}.")
+        detail = history.deployment_detail(deployment_id=deployment_id, user=request.user)
+        if detail is None:
+            raise Http404(f"No deployment {deployment_id} has been seen.") from None
+        context = {"detail": detail, "event": detail.event}
+        response = render(request, "history/deployment_detail.html", context, status=429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     except history.ResendRefused as exc:
         messages.error(request, f"Not resent: {exc}.")
         if not exc.forbidden:

@@ -3,18 +3,50 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html_join
 
 from channels.registry import load_all
 from channels.secrets import mask, secret_field_names
+from notifier.ratelimit import RateLimited, rate_limit_take
 from registrations.admin_publishing import PublishingAdminMixin
 from registrations.admin_teams import TeamScopedAdminMixin, admit_team_members, team_scoped_inline
-from registrations.models import Registration
+from registrations.models import Registration, setup_count_problem
+from registrations.teams import application_name_taken
 from registrations.testing import registration_test_send, setup_preview
 
 PREVIEW_PART = '<p>{}:</p><pre style="white-space: pre-wrap; max-width: 60em;">{}</pre>'
+
+
+class SetupFormSet(BaseInlineFormSet):
+    """One kind's setups; RegistrationAdmin gives every kind's formset its `siblings`, so the
+    limit on setups per registration counts the setups of every kind together."""
+
+    siblings: list[BaseInlineFormSet] = []
+
+    def setups_kept(self) -> int:
+        """The setups this formset leaves, judged from the submitted data alone (so siblings
+        not yet cleaned can be counted): existing or filled-in forms not marked for deletion."""
+        kept = 0
+        for form in self.forms:
+            if not (form.instance.pk or form.has_changed()):
+                continue  # an extra form left empty is not saved
+            if self.can_delete and form["DELETE"].data:
+                continue
+            kept += 1
+        return kept
+
+    def clean(self) -> None:
+        super().clean()
+        siblings = self.siblings or [self]
+        counts = [(formset, formset.setups_kept()) for formset in siblings]
+        problem = setup_count_problem(sum(n for _, n in counts))
+        first = next((formset for formset, n in counts if n), None)
+        if problem and first is self:  # said once, above the first kind that has setups
+            raise forms.ValidationError(problem)
 
 
 class SetupForm(forms.ModelForm):
@@ -59,12 +91,16 @@ class SetupInline(admin.StackedInline):
     """The setups of one kind under a registration, with a preview of their messages.
     `_setup_inline` subclasses it per kind."""
 
+    formset = SetupFormSet
     extra = 0
     readonly_fields = ("message_preview",)
     setup_fieldsets: list = []
 
     def get_fieldsets(self, request, obj=None):
         return self.setup_fieldsets
+
+    def get_max_num(self, request, obj=None, **kwargs):
+        return settings.NOTIFIER_MAX_SETUPS_PER_REGISTRATION
 
     @admin.display(description="Preview")
     def message_preview(self, obj) -> str:
@@ -120,6 +156,19 @@ def _setup_inline(module) -> type[admin.StackedInline]:
     )
 
 
+class RegistrationForm(forms.ModelForm):
+    user = None  # the signed-in user, set by RegistrationAdmin.get_form
+
+    def clean_codedeploy_application_name(self) -> str:
+        name = self.cleaned_data["codedeploy_application_name"].strip()
+        taken = application_name_taken(
+            name=name, user=self.user, exclude_pk=self.instance.pk if self.instance else None
+        )
+        if taken:
+            raise forms.ValidationError(taken)
+        return name
+
+
 # Team members sign in to the admin too, and see only their teams' registrations.
 admit_team_members(admin.site)
 
@@ -136,8 +185,20 @@ class RegistrationAdmin(TeamScopedAdminMixin, PublishingAdminMixin, admin.ModelA
     )
     list_filter = ("enabled", "team", "setups__kind")
     search_fields = ("codedeploy_application_name",)
+    form = RegistrationForm
     fields = ("codedeploy_application_name", "team", "enabled", "deployment_groups")
     actions = ["send_test_notification"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)  # a new class each time
+        form.user = request.user
+        return form
+
+    def _create_formsets(self, request, obj, change):
+        formsets, inline_instances = super()._create_formsets(request, obj, change)
+        for formset in formsets:
+            formset.siblings = formsets
+        return formsets, inline_instances
 
     def get_inlines(self, request, obj):
         return [team_scoped_inline(_setup_inline(module)) for module in load_all()]
@@ -151,7 +212,23 @@ class RegistrationAdmin(TeamScopedAdminMixin, PublishingAdminMixin, admin.ModelA
 
     @admin.action(description="Send a test notification through every setup")
     def send_test_notification(self, request, queryset) -> None:
-        for registration in queryset:
+        registrations = list(queryset)
+        limit = settings.NOTIFIER_MANUAL_SENDS_PER_MINUTE
+        if len(registrations) > limit:
+            self.message_user(
+                request,
+                f"Nothing was sent: select at most {limit} registrations at a time (each one "
+                f"tested counts towards {limit} test notifications a minute per person, "
+                "NOTIFIER_MANUAL_SENDS_PER_MINUTE).",
+                messages.ERROR,
+            )
+            return
+        try:
+            rate_limit_take(user=request.user, action="test", count=len(registrations))
+        except RateLimited as exc:
+            self.message_user(request, f"Nothing was sent: {exc}.", messages.ERROR)
+            return
+        for registration in registrations:
             results = registration_test_send(registration=registration)
             if not results:
                 self.message_user(

@@ -12,7 +12,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from registrations import teams
@@ -94,12 +94,22 @@ class TeamScopedAdminMixin:
     # --- links to the history pages -------------------------------------------------------
     def view_on_site(self, obj):
         """The admin's "View on site" button opens the application's history page."""
-        return reverse("application-detail", args=[obj.codedeploy_application_name])
+        return _history_url(obj)
 
     @admin.display(description="History")
     def history_link(self, obj) -> str:
-        url = reverse("application-detail", args=[obj.codedeploy_application_name])
+        url = _history_url(obj)
+        if url is None:
+            return "-"
         return format_html('<a href="{}">Deployments of {}</a>', url, obj)
+
+
+def _history_url(obj) -> str | None:
+    """None for a name stored before names were checked (e.g. with a /): no page has it."""
+    try:
+        return reverse("application-detail", args=[obj.codedeploy_application_name])
+    except NoReverseMatch:
+        return None
 
 
 def team_scoped_inline(inline: type[admin.options.InlineModelAdmin]):

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from notifier.middleware import body_too_large_message
+from notifier.ratelimit import RateLimited, rate_limit_take
 from registrations.models import Registration
 from registrations.serializers import (
     RegistrationSerializer,
@@ -96,6 +97,7 @@ class RegistrationViewSet(viewsets.ModelViewSet):
                     ]
                 }
             )
+        rate_limit_take(user=request.user, action="test")  # raises RateLimited: a 429
         results = registration_test_send(registration=registration, setup_id=setup_id)
         return Response(
             {
@@ -130,6 +132,12 @@ def exception_handler(exc, context):
                 "'Content-Type: application/json'."
             },
             status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        )
+    if isinstance(exc, RateLimited):
+        return Response(
+            {"detail": f"{str(exc)[0].upper()}{str(exc)[1:]}.", "code": "rate_limited"},
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(exc.retry_after)},
         )
     if isinstance(exc, RequestDataTooBig):  # Django's, raised when DRF reads request.body
         message = body_too_large_message(size=None, limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -18,8 +19,11 @@ from channels.messages import template_problems
 from channels.registry import kind_for_model, label_for, module_for
 from notifier.events import EVENT_CHOICES, Event
 
-# CodeDeploy's own limits: names are 1-100 characters.
+# CodeDeploy's own limits: application names are 1-100 characters of letters, digits and
+# . _ + = , @ - (https://docs.aws.amazon.com/codedeploy/latest/userguide/limits.html); the
+# API answers InvalidApplicationNameException to anything else.
 APPLICATION_NAME_MAX = 100
+_APPLICATION_NAME_CHARACTERS = re.compile(r"[A-Za-z0-9._+=,@-]")
 _GROUP_SPLIT = re.compile(r"[\s,]+")
 
 
@@ -34,6 +38,39 @@ def validate_groups(text: str) -> None:
                 f"deployment group name {group[:40]!r}... is longer than 100 "
                 "characters, CodeDeploy's limit"
             )
+
+
+def application_name_problem(name: str) -> str | None:
+    """Why CodeDeploy would refuse `name` as an application name, or None if it allows it."""
+    if not name:
+        return "codedeploy_application_name must not be blank"
+    if len(name) > APPLICATION_NAME_MAX:
+        return (
+            f"codedeploy_application_name is {len(name)} characters long; CodeDeploy allows at "
+            f"most {APPLICATION_NAME_MAX}"
+        )
+    bad = sorted({c for c in name if not _APPLICATION_NAME_CHARACTERS.fullmatch(c)})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        return (
+            f"codedeploy_application_name may not contain {shown}: CodeDeploy allows only "
+            "letters, digits and . _ + = , @ - in an application name; give the name exactly "
+            "as the CodeDeploy console shows it"
+        )
+    return None
+
+
+def setup_count_problem(count: int) -> str | None:
+    """Why a registration may not have `count` notification setups, or None if it may."""
+    limit = settings.NOTIFIER_MAX_SETUPS_PER_REGISTRATION
+    if count <= limit:
+        return None
+    return (
+        f"notifications: a registration may have at most {limit} notification "
+        f"setup{'' if limit == 1 else 's'} (NOTIFIER_MAX_SETUPS_PER_REGISTRATION); this one "
+        f"would have {count}. Remove some, or reach more people through fewer setups (a "
+        "mailing list, an SNS topic)"
+    )
 
 
 def validate_events(value) -> None:
@@ -94,6 +131,12 @@ class Registration(models.Model):
 
     def __str__(self) -> str:
         return self.codedeploy_application_name
+
+    def clean(self) -> None:
+        super().clean()
+        problem = application_name_problem(self.codedeploy_application_name or "")
+        if problem:
+            raise ValidationError({"codedeploy_application_name": problem})
 
     def watches_group(self, deployment_group: str) -> bool:
         groups = split_groups(self.deployment_groups)

@@ -19,7 +19,8 @@ from rest_framework import serializers
 from channels.registry import API_KEYS, api_key, module_for
 from channels.secrets import secret_field_names
 from notifier.events import Event
-from registrations.models import Registration
+from registrations.models import Registration, application_name_problem, setup_count_problem
+from registrations.teams import application_name_taken
 
 COMMON_SETUP_FIELDS = ("id", "events", "enabled", "deployment_groups")
 
@@ -83,6 +84,9 @@ class NotificationsField(serializers.Field):
     def to_internal_value(self, data) -> list[tuple[str, dict[str, Any]]]:
         if not isinstance(data, list):
             self.fail("not_a_list")
+        problem = setup_count_problem(len(data))
+        if problem:  # before any setup is validated: a huge list costs nothing
+            raise serializers.ValidationError(problem)
         known = ", ".join(sorted(API_KEYS))
         items, errors, failed = [], [], False
         for item in data:
@@ -132,6 +136,8 @@ class RegistrationSerializer(serializers.ModelSerializer):
             "required": "codedeploy_application_name is required",
             "blank": "codedeploy_application_name must not be blank",
             "null": "codedeploy_application_name must not be null",
+            "max_length": "codedeploy_application_name must have no more than {max_length} "
+            "characters, CodeDeploy's limit",
         },
     )
     team = serializers.SlugRelatedField(
@@ -163,17 +169,17 @@ class RegistrationSerializer(serializers.ModelSerializer):
 
     def validate_codedeploy_application_name(self, value: str) -> str:
         value = value.strip()
-        if not value:
-            raise serializers.ValidationError("codedeploy_application_name must not be blank")
-        clash = Registration.objects.filter(codedeploy_application_name=value)
-        if self.instance is not None:
-            clash = clash.exclude(pk=self.instance.pk)
-        existing = clash.first()
-        if existing:
-            raise serializers.ValidationError(
-                f"{value!r} is registered already (registration {existing.pk}); update that "
-                "registration instead"
-            )
+        problem = application_name_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        request = self.context.get("request")
+        taken = application_name_taken(
+            name=value,
+            user=getattr(request, "user", None),
+            exclude_pk=self.instance.pk if self.instance is not None else None,
+        )
+        if taken:
+            raise serializers.ValidationError(taken)
         return value
 
     def validate(self, attrs):

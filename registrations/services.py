@@ -26,7 +26,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from channels.registry import api_key, module_for
-from registrations.models import NotificationSetup, Registration
+from registrations.models import (
+    NotificationSetup,
+    Registration,
+    application_name_problem,
+    setup_count_problem,
+)
 from registrations.serializers import registration_document
 from registrations.storage import (
     RegistrationTable,
@@ -93,6 +98,18 @@ def _setups_save(*, registration: Registration, setups: list[SetupData], replace
     getattr(registration, "_prefetched_objects_cache", {}).pop("setups", None)
 
 
+def _limits_check(*, name: str | None, setups: list[SetupData]) -> None:
+    """The same limits the API and the admin say first, for every other caller (the
+    library): a name CodeDeploy allows, at most NOTIFIER_MAX_SETUPS_PER_REGISTRATION setups."""
+    errors = {}
+    if name is not None and (problem := application_name_problem(name)):
+        errors["codedeploy_application_name"] = problem
+    if problem := setup_count_problem(len(setups)):
+        errors["notifications"] = problem
+    if errors:
+        raise ValidationError(errors)
+
+
 def registration_publish(*, registration: Registration, previous_name: str = "") -> None:
     """Write the registration's document to DynamoDB (removing `previous_name`'s after a
     rename); RegistrationStoreError if refused. No-op unless NOTIFIER_STORAGE=dynamodb.
@@ -114,7 +131,9 @@ def registration_create(
     deployment_groups: str = "",
 ) -> Registration:
     """Register an application with its notification setups (SetupsInvalid if any setup is
-    invalid; nothing is saved then)."""
+    invalid, ValidationError for a name CodeDeploy refuses or too many setups; nothing is
+    saved then)."""
+    _limits_check(name=codedeploy_application_name, setups=setups)
     registration = Registration.objects.create(
         codedeploy_application_name=codedeploy_application_name,
         team=team,
@@ -135,6 +154,8 @@ def registration_update(
 ) -> Registration:
     """Change the registration's own fields, and when `setups` is given, replace its setups
     with them (a setup's "id" keeps and updates that setup)."""
+    if setups is not None:
+        _limits_check(name=None, setups=setups)
     previous_name = registration.codedeploy_application_name
     for name, value in fields.items():
         setattr(registration, name, value)

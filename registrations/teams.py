@@ -68,3 +68,26 @@ def team_for_save(*, user, team: Group | None, given: bool, current: Group | Non
             f"you are not a member of {team.name}; choose one of your teams ({names})"
         )
     return team
+
+
+def application_name_taken(*, name: str, user, exclude_pk: int | None = None) -> str | None:
+    """Why `user` cannot register `name` because it is registered already, or None.
+
+    Members of the owning team (and staff) learn which registration to update; anyone else
+    learns only that another team has it, never that registration's id or team.
+    """
+    clash = Registration.objects.filter(codedeploy_application_name=name)
+    if exclude_pk is not None:
+        clash = clash.exclude(pk=exclude_pk)
+    existing = clash.first()
+    if existing is None:
+        return None
+    if user is not None and registration_editable(user=user, registration=existing):
+        return (
+            f"{name!r} is registered already (registration {existing.pk}); update that "
+            "registration instead"
+        )
+    return (
+        f"{name!r} is registered already by another team: ask that team, or staff, to add "
+        "your notifications to its registration"
+    )

@@ -11,6 +11,7 @@ start.
 from __future__ import annotations
 
 import os
+import tempfile
 
 from notifier.keys import KEY_NAMES, keys_generate
 
@@ -19,5 +20,11 @@ for _name, _value in keys_generate().items():
         os.environ[_name] = _value
 
 os.environ.setdefault("NOTIFIER_HTTPS", "false")
+# This run's own node lock (its service processes inherit it), so a `make run` in the same
+# checkout is another node, not a loop the tests' loops would wait for.
+os.environ.setdefault(
+    "NOTIFIER_NODE_LOCK",
+    os.path.join(tempfile.gettempdir(), f"codedeploy-notifier-test-{os.getpid()}.lock"),
+)
 
 from notifier.settings import *  # noqa: E402, F403

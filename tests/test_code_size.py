@@ -20,6 +20,7 @@ MAX_FUNCTION_LINES = 60
 # why it may be longer. An entry that allows nothing over the limits fails the run: remove it.
 ALLOWED: dict[str, str] = {
     "notifier/history.py": "being split into notifier/history/",
+    "notifier/views.py": "being split into notifier/history/",
 }
 
 

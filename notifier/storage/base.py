@@ -220,6 +220,13 @@ class Store(Protocol):
         """Store an attempt and the delivery's new state, ending the in-flight mark; False if
         the claim was lost."""
 
+    def delivery_release(self, claim: Claim) -> bool:
+        """Give back a claim whose send never started (the sender is stopping): the delivery
+        is due again at once for any sender, its lease is cleared and the attempt the claim
+        counted is uncounted; its in-flight mark goes, unless the claim took over an attempt
+        in flight (that one may still have been sent). False (and no change) if the claim
+        was lost meanwhile."""
+
     def deliveries_due(self, *, now: datetime | None = None, limit: int = 100) -> list[DeliveryKey]:
         """Pending deliveries that are due and not leased to anyone, oldest first."""
 

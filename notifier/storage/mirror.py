@@ -187,6 +187,10 @@ class MirrorStore:
             )
         return recorded
 
+    def delivery_release(self, claim: Claim) -> bool:
+        # Like the claim, the lease is the ledger's own business: the mirror never saw it.
+        return self.primary.delivery_release(claim)
+
     def deliveries_due(self, *, now: datetime | None = None, limit: int = 100) -> list[DeliveryKey]:
         return self.primary.deliveries_due(now=now, limit=limit)
 

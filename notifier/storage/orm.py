@@ -253,6 +253,20 @@ class OrmStore:
         return True
 
     @_guard
+    def delivery_release(self, claim: Claim) -> bool:
+        return bool(
+            self._key_filter(claim.key)
+            .filter(state=PENDING, lease_token=claim.token)
+            .update(
+                lease_token="",
+                lease_until=None,
+                attempts=F("attempts") - 1,
+                updated_at=timezone.now(),
+                in_flight_since=claim.in_flight_since,  # a takeover keeps the earlier start
+            )
+        )
+
+    @_guard
     def deliveries_due(self, *, now: datetime | None = None, limit: int = 100) -> list[DeliveryKey]:
         now = now or timezone.now()
         rows = (

@@ -141,7 +141,8 @@ def test_slack_errors_carry_slack_s_name_and_a_code(
 
 
 @pytest.fixture
-def aws_channels(aws):
+def aws_channels(aws, settings):
+    settings.NOTIFIER_SES_FROM_ALLOWED = ["@example.com"]
     aws_errors.reset_clients()
     yield aws
     aws_errors.reset_clients()

@@ -72,6 +72,8 @@ EXAMPLES = {
 
 def test_every_kind_registers_over_the_api_and_hides_its_secrets(db, settings):
     settings.NOTIFIER_URL_ALLOWLIST = ["127.0.0.1"]
+    settings.NOTIFIER_SES_FROM_ALLOWED = ["deploys@example.com"]
+    settings.NOTIFIER_SNS_TOPIC_ALLOWED = ["arn:aws:sns:us-east-1:123456789012:*"]
     user = User.objects.create_user("automation", is_staff=True)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")

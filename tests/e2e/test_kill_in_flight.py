@@ -207,6 +207,7 @@ def test_a_kill_mid_send_duplicates_only_what_no_provider_can_recognise(
         NOTIFIER_CLAIM_LEASE="4",
         NOTIFIER_RETRY_BASE="0.5",
         NOTIFIER_SEND_THREADS=str(SEND_THREADS),
+        NOTIFIER_NODE_LOCK=str(tmp_path / "node.lock"),  # this run's node, not the machine's
     )
 
     def received() -> int:

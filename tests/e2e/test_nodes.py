@@ -78,8 +78,9 @@ class GatedNewRelic(FakeNewRelic):
 class Node:
     def __init__(self, name: str, env: dict[str, str], log_dir) -> None:
         self.name = name
-        self.env = env
-        self.process = ServiceProcess(name, ["qcluster"], env, log_dir)
+        # Each node its own node lock: processes sharing one are one node (notifier.loop).
+        self.env = {**env, "NOTIFIER_NODE_LOCK": str(log_dir / f"{name}.lock")}
+        self.process = ServiceProcess(name, ["qcluster"], self.env, log_dir)
 
     def loops_started(self) -> int:
         return self.process.output().count("'notifier.tasks.poll_loop'")

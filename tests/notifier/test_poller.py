@@ -166,13 +166,13 @@ def test_group_mode_lists_each_group(codedeploy, settings):
 
 
 def test_a_missing_region_is_reported_in_words_and_the_loop_goes_on(monkeypatch, tmp_path):
-    from notifier.poller import poll_loop
+    from notifier.loop import service_loop_run
 
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     store = OrmStore()
-    assert poll_loop(seconds=0.3, interval=0.1, store=store) == 0
+    assert service_loop_run(seconds=0.3, interval=0.1, store=store) == 0
     state = store.poll_state_get()
     assert state.last_error.startswith("no AWS region is configured: set AWS_REGION")
     assert state.watermark is None

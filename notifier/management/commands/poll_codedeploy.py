@@ -4,14 +4,16 @@ from django.core.management.base import BaseCommand, CommandError
 
 from notifier import codedeploy
 from notifier.dispatch import delivery_send, holder_name
-from notifier.poller import POLL_LEASE, deployment_poll, describe_aws_error, poll_loop
+from notifier.loop import service_loop_run
+from notifier.poller import POLL_LEASE, deployment_poll, describe_aws_error
 from notifier.storage import get_store
 
 
 class Command(BaseCommand):
     help = (
         "Poll CodeDeploy. With --once: run one cycle, send what it found, and print what it "
-        "saw and did. Without: run the polling loop (the scheduled task does this)."
+        "saw and did. Without: run the service loop (the scheduled task does this): one per "
+        "node; SIGTERM or Ctrl-C stops it gracefully."
     )
 
     def add_arguments(self, parser):
@@ -31,7 +33,7 @@ class Command(BaseCommand):
     def handle(self, *args, once=False, seconds=None, no_send=False, **options):
         store = get_store()
         if not once:
-            cycles = poll_loop(seconds=seconds, store=store)
+            cycles = service_loop_run(seconds=seconds, store=store)
             self.stdout.write(f"ran {cycles} poll cycle(s)")
             return
         holder = holder_name()

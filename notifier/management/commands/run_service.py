@@ -5,12 +5,21 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 # The production web server, as README.md's "Running in production" documents it: one
 # process with threads keeps one SQLite file's writers in one place and uses about 60 MB.
+STOP_MARGIN_SECONDS = 20
 GUNICORN_OPTIONS = ["--workers", "1", "--threads", "8", "--graceful-timeout", "10"]
+
+
+def stop_wait_seconds() -> float:
+    """How long a stopping service waits for its processes before killing them: the cluster
+    first finishes the sends in flight (notifier.loop), each bounded by NOTIFIER_SEND_TIMEOUT,
+    so longer than one send, with a margin for recording them and the cluster's own stop."""
+    return settings.NOTIFIER_SEND_TIMEOUT + STOP_MARGIN_SECONDS
 
 
 def gunicorn_command(*, host: str, port: str) -> list[str]:
@@ -71,7 +80,7 @@ class Command(BaseCommand):
             for process in processes.values():
                 if process.poll() is None:
                     process.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + stop_wait_seconds()
             for process in processes.values():
                 try:
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))

@@ -29,10 +29,11 @@ from notifier.storage.base import (
 from notifier.storage.codec import poll_state_from_dict, poll_state_to_dict
 from notifier.storage.dynamodb.client import conditional_write, dynamodb_client, guarded, query
 from notifier.storage.dynamodb.items import (
+    attempt_item,
+    claim_from,
     delivery_from_item,
     delivery_sort_key,
     from_item,
-    from_us,
     to_item,
     to_us,
 )
@@ -230,35 +231,17 @@ class DynamoStore(DeploymentReads):
         )
         if answer is None:
             return None
-        values = from_item(answer["Attributes"])
-        since = int(values["in_flight_us"])
-        return Claim(
-            key=key,
-            token=token,
-            attempt=int(values["attempts"]),
-            lease_until=until,
-            in_flight_since=from_us(since) if since < to_us(now) else None,
-        )
+        return claim_from(from_item(answer["Attributes"]), token=token, until=until, now=now)
 
     @guarded
     def delivery_record(self, claim: Claim, outcome: AttemptOutcome) -> bool:
         now = timezone.now()
-        attempt = {
-            "number": claim.attempt,
-            "state": outcome.state,
-            "started_us": to_us(outcome.started_at),
-            "latency_ms": outcome.latency_ms,
-            "response_status": outcome.response_status,
-            "error": outcome.error,
-            "error_code": outcome.error_code,
-            "detail": outcome.detail,
-        }
         values: dict[str, Any] = {
             ":state": outcome.state,
             ":error": outcome.error,
             ":error_code": outcome.error_code,
             ":now": to_us(now),
-            ":attempt": [{k: v for k, v in attempt.items() if v is not None}],
+            ":attempt": [attempt_item(claim.attempt, outcome)],
             ":token": claim.token,
         }
         assignments = [
@@ -289,6 +272,21 @@ class DynamoStore(DeploymentReads):
             ExpressionAttributeValues=to_item(values),
         )
         return written is not None
+
+    @guarded
+    def delivery_release(self, claim: Claim) -> bool:
+        values = {":one": 1, ":now": to_us(timezone.now()), ":token": claim.token}
+        # A takeover keeps in_flight_us: the attempt before it may still have been sent.
+        in_flight = "" if claim.in_flight_since else ", in_flight_us"
+        return None is not conditional_write(
+            self.client.update_item,
+            TableName=self.deliveries_table,
+            Key=self._key(claim.key),
+            UpdateExpression="SET attempts = attempts - :one, updated_us = :now "
+            f"REMOVE lease_token, lease_until_us{in_flight}",
+            ConditionExpression="lease_token = :token",
+            ExpressionAttributeValues=to_item(values),
+        )
 
     @guarded
     def deliveries_due(self, *, now: datetime | None = None, limit: int = 100) -> list[DeliveryKey]:

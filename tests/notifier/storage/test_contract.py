@@ -274,6 +274,44 @@ def test_deliveries_due_are_pending_unleased_and_oldest_first(store):
     assert store.deliveries_due(now=later) == [first, second, fourth]
 
 
+def test_a_released_claim_is_due_again_at_once_without_counting_an_attempt(store):
+    key = queued(store)
+    claim = store.delivery_claim(key, holder="stopping-node", lease_seconds=30)
+    assert store.deliveries_due() == []
+
+    assert store.delivery_release(claim)
+
+    assert store.deliveries_due() == [key]
+    delivery = store.delivery_get(key)
+    assert (delivery.state, delivery.attempts, delivery.history) == (PENDING, 0, ())
+    again = store.delivery_claim(key, holder="other-node", lease_seconds=30)
+    assert again is not None and again.attempt == 1
+    assert store.delivery_record(again, outcome(DELIVERED))
+    assert [a.number for a in store.delivery_get(key).history] == [1]
+
+
+def test_a_claim_can_be_released_only_by_its_holder_and_only_once(store):
+    key = queued(store)
+    stale = store.delivery_claim(key, holder="a", lease_seconds=30)
+    later = timezone.now() + timedelta(seconds=31)
+    fresh = store.delivery_claim(key, holder="b", lease_seconds=30, now=later)
+
+    assert not store.delivery_release(stale)  # lost to b: b's lease stands
+    assert store.delivery_claim(key, holder="c", lease_seconds=30, now=later) is None
+    assert store.delivery_release(fresh)
+    assert not store.delivery_release(fresh)  # spent
+    assert store.delivery_get(key).attempts == 1  # a's expired attempt still counts
+
+
+def test_a_recorded_claim_cannot_be_released(store):
+    key = queued(store)
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    assert store.delivery_record(claim, outcome(DELIVERED))
+    assert not store.delivery_release(claim)
+    delivery = store.delivery_get(key)
+    assert (delivery.state, delivery.attempts) == (DELIVERED, 1)
+
+
 def test_a_finished_delivery_can_be_requeued_once(store):
     key = queued(store)
     assert not store.delivery_requeue(key)  # pending already
@@ -423,3 +461,23 @@ def test_a_retry_after_a_recorded_failure_is_not_a_resend_of_an_attempt_in_fligh
     again = store.delivery_claim(key, holder="b", lease_seconds=30, now=retry_at)
     assert again.attempt == 2
     assert again.in_flight_since is None
+
+
+def test_a_released_claim_leaves_nothing_in_flight(store):
+    key = queued(store)
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    assert store.delivery_release(claim)
+    assert store.delivery_get(key).maybe_sent_since is None
+    again = store.delivery_claim(key, holder="b", lease_seconds=30)
+    assert again.in_flight_since is None
+
+
+def test_a_released_takeover_keeps_the_attempt_in_flight_before_it(store):
+    key = queued(store)
+    started = timezone.now() - timedelta(seconds=60)
+    store.delivery_claim(key, holder="a", lease_seconds=30, now=started)
+    takeover = store.delivery_claim(key, holder="b", lease_seconds=30)
+    assert store.delivery_release(takeover)  # b stops before sending
+    assert store.delivery_get(key).maybe_sent_since == started
+    again = store.delivery_claim(key, holder="c", lease_seconds=30)
+    assert again.in_flight_since == started

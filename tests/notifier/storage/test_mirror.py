@@ -81,6 +81,21 @@ def test_every_ledger_write_reaches_the_mirror(store):
     assert mirrored("d-1").deliveries[0].state == "pending"
 
 
+def test_a_released_claim_is_due_again_and_the_mirror_never_saw_the_attempt(store):
+    e = deployment("d-1")
+    store.deployment_save(e, seen_at=timezone.now())
+    key = DeliveryKey("d-1", "succeeded", 7)
+    assert store.delivery_create(key, kind="newrelic", event=e)
+    claim = store.delivery_claim(key, holder="stopping-node", lease_seconds=30)
+
+    assert store.delivery_release(claim)
+
+    assert store.deliveries_due() == [key]
+    assert store.primary.delivery_get(key).attempts == 0
+    ((delivery),) = mirrored("d-1").deliveries
+    assert (delivery.state, delivery.attempts) == ("pending", 0)
+
+
 def test_an_error_code_reaches_the_mirror(store):
     e = deployment("d-2")
     store.deployment_save(e, seen_at=timezone.now())
