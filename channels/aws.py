@@ -90,6 +90,20 @@ def reset_clients() -> None:
     _client.cache_clear()
 
 
+def message_id(answer: Any, *, what: str) -> str:
+    """The MessageId an accepted SNS publish or SES send answers with; without one the
+    answer is not proof of delivery (ErrorCode.BAD_RESPONSE, retried)."""
+    found = answer.get("MessageId") if isinstance(answer, dict) else None
+    if not found:
+        raise ChannelError(
+            f"{what} answered without a MessageId: not proof that it accepted the message; "
+            "it will be retried",
+            code=ErrorCode.BAD_RESPONSE,
+            retryable=True,
+        )
+    return str(found)
+
+
 def call(what: str, operation: Callable[..., Any], **params: Any) -> Any:
     """Run one AWS operation; raise ChannelError for failures, retryable where that helps."""
     try:

@@ -7,11 +7,16 @@ A channel is a module listed in channels.registry.KINDS with:
 - ``DEFAULT_EVENTS``: the events a new setup of this kind hears unless told otherwise.
 - ``SETUP_MODEL``: a model inheriting registrations.models.NotificationSetup with the kind's
   typed, validated fields (shown as ordinary form fields with help text).
-- ``send(event, setup) -> Delivery``: render and send one notification; raise
+- ``send(event, setup, context=None) -> Delivery``: render and send one notification; raise
   ``ChannelError(message, code=..., retryable=...)`` when it did not go through, with an
   ``ErrorCode`` saying why. Building the request is a pure function of (event, setup,
   settings), tested on its own. Decorate it with
-  ``@sender`` so failures never carry the setup's secrets.
+  ``@sender`` so failures never carry the setup's secrets. ``context`` (a ``SendContext``)
+  carries the delivery's stable id, to pass to the provider wherever it can recognise a
+  repeat, and says whether this send repeats one that was in flight when its sender died
+  (then check with the provider first where it allows). ``@sender`` makes a fresh test
+  context when none is given (test sends, direct calls). A 2xx answer that is not what the
+  provider's API returns is ``ErrorCode.BAD_RESPONSE``, never a success.
 - ``SETUP_FIELDS``: the kind's own fields, in the order the admin and the API show them.
 
 Optional:
@@ -30,8 +35,10 @@ from __future__ import annotations
 import functools
 import logging
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -46,6 +53,30 @@ class Delivery:
 
     response_status: int | None = None
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class SendContext:
+    """What a channel knows about the delivery it sends, beyond the event and the setup.
+
+    delivery_id: the same on every retry and resend of one (deployment, event, setup), so a
+    provider (or a receiver) can recognise a repeat; a test send gets a fresh one.
+    test: a test send (admin, API), outside the ledger.
+    in_flight_since: set when this attempt re-sends one whose sender died after the provider
+    may have received it (the start of the first such attempt): check before sending again.
+    """
+
+    delivery_id: str
+    test: bool = False
+    in_flight_since: datetime | None = None
+
+    @property
+    def in_flight_before(self) -> bool:
+        return self.in_flight_since is not None
+
+    @classmethod
+    def for_test(cls) -> SendContext:
+        return cls(delivery_id=f"test-{uuid.uuid4()}", test=True)
 
 
 class ErrorCode(StrEnum):
@@ -67,6 +98,9 @@ class ErrorCode(StrEnum):
     UNDECRYPTABLE = "undecryptable"  # a secret cannot be decrypted with NOTIFIER_ENCRYPTION_KEY
     INTERNAL = "internal"  # a bug in this service (a channel crashed)
     SETUP_DISABLED = "setup_disabled"  # the setup was deleted or disabled before sending
+    # A 2xx answer that is not what the provider's API returns (an HTML page from a proxy, an
+    # empty body where an id is expected): not proof of delivery, so retried with backoff.
+    BAD_RESPONSE = "bad_response"
 
 
 # The code an HTTP status means, for statuses that have one of their own.
@@ -120,12 +154,14 @@ class ChannelError(Exception):
         return self.message
 
 
-def sender(send: Callable[[Any, Any], Delivery]) -> Callable[[Any, Any], Delivery]:
-    """Wrap a channel's send: refuse undecryptable secrets, and take the setup's secrets out
-    of every error (and of the log of a crash) before anyone sees it."""
+def sender(send: Callable[[Any, Any, SendContext], Delivery]) -> Callable[..., Delivery]:
+    """Wrap a channel's send: make a test context when none is given, refuse undecryptable
+    secrets, and take the setup's secrets out of every error (and of the log of a crash)
+    before anyone sees it."""
 
     @functools.wraps(send)
-    def wrapper(event, setup) -> Delivery:
+    def wrapper(event, setup, context: SendContext | None = None) -> Delivery:
+        context = context or SendContext.for_test()
         broken = undecryptable_fields(setup)
         if broken:
             raise ChannelError(
@@ -134,7 +170,7 @@ def sender(send: Callable[[Any, Any], Delivery]) -> Callable[[Any, Any], Deliver
                 code=ErrorCode.UNDECRYPTABLE,
             )
         try:
-            return send(event, setup)
+            return send(event, setup, context)
         except ChannelError as exc:
             exc.message = redact(exc.message, secret_values(setup))
             exc.args = (exc.message,)

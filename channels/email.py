@@ -17,7 +17,7 @@ from django.core.mail.backends.smtp import EmailBackend
 from django.core.validators import validate_email
 from django.db import models
 
-from channels.base import ChannelError, Delivery, ErrorCode, sender
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
 from channels.messages import render, render_html
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup, split_groups
@@ -77,9 +77,20 @@ def thread_id(event: DeploymentEvent) -> str:
 
 
 def build_message(
-    event: DeploymentEvent, setup: NotificationSetup, *, recipients: list[str], from_email: str
+    event: DeploymentEvent,
+    setup: NotificationSetup,
+    *,
+    recipients: list[str],
+    from_email: str,
+    delivery_id: str = "",
 ) -> EmailMultiAlternatives:
-    """The multipart message (text, then HTML), not yet bound to a connection."""
+    """The multipart message (text, then HTML), not yet bound to a connection. With a
+    delivery id, it carries X-Notifier-Delivery and a Message-ID made from it, so a repeat
+    has the same Message-ID as the first."""
+    identity = {
+        "X-Notifier-Delivery": delivery_id,
+        "Message-ID": f"<{delivery_id}@codedeploy-notifier>",
+    }
     message = EmailMultiAlternatives(
         subject=render(KIND, "subject", event, setup),
         body=render(KIND, "body", event, setup) + "\n",
@@ -89,6 +100,7 @@ def build_message(
             "References": thread_id(event),
             "X-CodeDeploy-Deployment": event.deployment_id,
             "X-CodeDeploy-Event": event.event.value,
+            **(identity if delivery_id else {}),
         },
     )
     message.attach_alternative(render_html(KIND, event, setup), "text/html")
@@ -173,10 +185,14 @@ def smtp_error(exc: Exception) -> ChannelError:
 
 
 @sender
-def send(event: DeploymentEvent, setup: EmailSetup) -> Delivery:
+def send(event: DeploymentEvent, setup: EmailSetup, context: SendContext) -> Delivery:
     recipients = split_recipients(setup.recipients)
     message = build_message(
-        event, setup, recipients=recipients, from_email=settings.NOTIFIER_FROM_EMAIL
+        event,
+        setup,
+        recipients=recipients,
+        from_email=settings.NOTIFIER_FROM_EMAIL,
+        delivery_id=context.delivery_id,
     )
     message.connection = connection()
     try:

@@ -245,5 +245,29 @@ def _reason(exc: Exception) -> str:
     return excerpt(text)
 
 
+def bad_response(response: requests.Response, *, what: str, expected: str) -> ChannelError:
+    """A 2xx answer that is not what the provider's API returns (a proxy's HTML page, an
+    empty body where an id is expected): not proof of delivery, so retried."""
+    body = _body_excerpt(response) or "an empty body"
+    return ChannelError(
+        f"{what} answered {response.status_code} but not with {expected} (a proxy or gateway "
+        f"in the way?): {body}; it will be retried",
+        code=ErrorCode.BAD_RESPONSE,
+        retryable=True,
+        response_status=response.status_code,
+    )
+
+
+def json_answer(response: requests.Response, *, what: str, expected: str) -> dict[str, Any]:
+    """The answer's JSON object, or a BAD_RESPONSE error naming what was expected."""
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise bad_response(response, what=what, expected=expected)
+    return answer
+
+
 def ok(response: requests.Response, detail: str = "") -> Delivery:
     return Delivery(response_status=response.status_code, detail=detail)

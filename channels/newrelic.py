@@ -18,7 +18,14 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from channels import http
-from channels.base import ChannelError, Delivery, ErrorCode, code_for_status, sender
+from channels.base import (
+    ChannelError,
+    Delivery,
+    ErrorCode,
+    SendContext,
+    code_for_status,
+    sender,
+)
 from channels.messages import render
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup
@@ -106,13 +113,18 @@ def marker_revision(event: DeploymentEvent) -> str:
     return revision.summary or event.deployment_id
 
 
-def marker_body(event: DeploymentEvent, setup: Any = None) -> dict[str, Any]:
+def delivery_line(delivery_id: str) -> str:
+    """Ends a marker's changelog, so a marker can be matched to its delivery exactly."""
+    return f"\n\nNotifier delivery {delivery_id}" if delivery_id else ""
+
+
+def marker_body(event: DeploymentEvent, setup: Any = None, *, delivery_id: str = "") -> dict:
     """REST v2: description and changelog from the setup's templates (or the defaults)."""
     deployment = {
         "revision": marker_revision(event)[:127],
         "description": render(KIND, "subject", event, setup),
         "user": event.creator or "CodeDeploy",
-        "changelog": render(KIND, "body", event, setup),
+        "changelog": render(KIND, "body", event, setup) + delivery_line(delivery_id),
     }
     return {"deployment": deployment}
 
@@ -124,14 +136,16 @@ mutation ($deployment: ChangeTrackingDeploymentInput!) {
 """.strip()
 
 
-def change_tracking_request(event: DeploymentEvent, setup: Any) -> dict[str, Any]:
+def change_tracking_request(
+    event: DeploymentEvent, setup: Any, *, delivery_id: str = ""
+) -> dict[str, Any]:
     """NerdGraph: the changeTrackingCreateDeployment mutation with its variables."""
     when = event.complete_time or event.start_time or event.create_time
     deployment: dict[str, Any] = {
         "entityGuid": setup.entity_guid.strip(),
         "version": marker_revision(event)[:127],
         "description": render(KIND, "subject", event, setup),
-        "changelog": render(KIND, "body", event, setup),
+        "changelog": render(KIND, "body", event, setup) + delivery_line(delivery_id),
         "user": event.creator or "CodeDeploy",
         "groupId": event.deployment_id,
         "deploymentType": "BASIC",
@@ -235,27 +249,24 @@ def _graphql_code(classes: set[str]) -> ErrorCode:
     return ErrorCode.BAD_REQUEST
 
 
-def send_change_tracking(event: DeploymentEvent, setup: NewRelicSetup) -> Delivery:
+def send_change_tracking(
+    event: DeploymentEvent, setup: NewRelicSetup, context: SendContext
+) -> Delivery:
     if not settings.NEW_RELIC_API_KEY:
         _headers()  # raises the clear "not set" error
     response = http.request(
         "POST",
         settings.NEW_RELIC_NERDGRAPH_URL,
         what="New Relic NerdGraph",
-        json=change_tracking_request(event, setup),
+        json=change_tracking_request(event, setup, delivery_id=context.delivery_id),
         headers={"API-Key": settings.NEW_RELIC_API_KEY, "Content-Type": "application/json"},
         expect_errors=True,
     )
     if response.status_code >= 300:
         raise _auth_error(response) or http.error_for(response, what="New Relic NerdGraph")
-    try:
-        answer = response.json()
-    except ValueError:
-        raise ChannelError(
-            "New Relic NerdGraph answered with something that is not JSON",
-            code=ErrorCode.SERVER_ERROR,
-            retryable=True,
-        ) from None
+    # Accepted: 200 JSON with data.changeTrackingCreateDeployment.deploymentId, no errors.
+    expected = "JSON with data.changeTrackingCreateDeployment.deploymentId"
+    answer = http.json_answer(response, what="New Relic NerdGraph", expected=expected)
     errors = answer.get("errors") or []
     if errors:
         messages = "; ".join(str(e.get("message", e)) for e in errors)[:500]
@@ -267,6 +278,8 @@ def send_change_tracking(event: DeploymentEvent, setup: NewRelicSetup) -> Delive
             response_status=response.status_code,
         )
     created = (answer.get("data") or {}).get("changeTrackingCreateDeployment") or {}
+    if not created.get("deploymentId"):
+        raise http.bad_response(response, what="New Relic NerdGraph", expected=expected)
     return Delivery(
         response_status=response.status_code,
         detail=f"change tracking deployment {created.get('deploymentId', '')} on "
@@ -275,15 +288,22 @@ def send_change_tracking(event: DeploymentEvent, setup: NewRelicSetup) -> Delive
 
 
 @sender
-def send(event: DeploymentEvent, setup: NewRelicSetup) -> Delivery:
+def send(event: DeploymentEvent, setup: NewRelicSetup, context: SendContext) -> Delivery:
     if getattr(setup, "api", REST) == NERDGRAPH:
-        return send_change_tracking(event, setup)
+        return send_change_tracking(event, setup, context)
     app_id = application_id(setup.application_name)
+    body = marker_body(event, setup, delivery_id=context.delivery_id)
+    if context.in_flight_before and (found := marker_sent(app_id, body, context.delivery_id)):
+        return Delivery(
+            response_status=200,
+            detail=f"marker {found} on application {app_id} was recorded before the sender "
+            "stopped; not sent again",
+        )
     response = http.request(
         "POST",
         f"{settings.NEW_RELIC_API_URL}/v2/applications/{app_id}/deployments.json",
         what=WHAT,
-        json=marker_body(event, setup),
+        json=body,
         headers=_headers(),
         expect_errors=True,
     )
@@ -298,11 +318,32 @@ def send(event: DeploymentEvent, setup: NewRelicSetup) -> Delivery:
         )
     if not response.ok:
         raise _auth_error(response) or http.error_for(response, what=WHAT)
-    try:
-        marker_id = str(response.json().get("deployment", {}).get("id", ""))
-    except ValueError:
-        marker_id = ""
+    # Accepted: 201 (or 200) with JSON deployment.id.
+    answer = http.json_answer(response, what=WHAT, expected="JSON with deployment.id")
+    marker_id = (answer.get("deployment") or {}).get("id")
+    if not marker_id:
+        raise http.bad_response(response, what=WHAT, expected="JSON with deployment.id")
     return Delivery(
-        response_status=response.status_code,
-        detail=f"marker {marker_id} on application {app_id}" if marker_id else "",
+        response_status=response.status_code, detail=f"marker {marker_id} on application {app_id}"
     )
+
+
+def marker_sent(app_id: int, body: dict[str, Any], delivery_id: str) -> str:
+    """The id of a marker this delivery already recorded (same revision, and the delivery's
+    line in its changelog) among the application's latest, or "": one GET of
+    /v2/applications/{id}/deployments.json. If the check fails, the marker is sent."""
+    try:
+        response = http.request(
+            "GET",
+            f"{settings.NEW_RELIC_API_URL}/v2/applications/{app_id}/deployments.json",
+            what=WHAT,
+            headers=_headers(),
+        )
+        markers = http.json_answer(response, what=WHAT, expected="JSON").get("deployments")
+    except ChannelError:
+        return ""
+    revision, line = body["deployment"]["revision"], delivery_line(delivery_id).strip()
+    for marker in markers or []:
+        if marker.get("revision") == revision and line in str(marker.get("changelog", "")):
+            return str(marker.get("id", ""))
+    return ""

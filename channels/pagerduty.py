@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from channels import http
-from channels.base import ChannelError, Delivery, ErrorCode, sender
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
 from channels.messages import render
 from channels.secrets import SecretField
 from notifier.events import DeploymentEvent, Event
@@ -92,7 +92,7 @@ def change_event(event: DeploymentEvent, setup: PagerDutySetup) -> dict[str, Any
 
 
 @sender
-def send(event: DeploymentEvent, setup: PagerDutySetup) -> Delivery:
+def send(event: DeploymentEvent, setup: PagerDutySetup, context: SendContext) -> Delivery:
     response = http.request(
         "POST",
         f"{settings.PAGERDUTY_EVENTS_URL}/v2/change/enqueue",
@@ -114,4 +114,10 @@ def send(event: DeploymentEvent, setup: PagerDutySetup) -> Delivery:
         )
     if response.status_code >= 300:
         raise http.error_for(response, what=WHAT)
-    return http.ok(response, f"{response.status_code} {response.reason}")
+    # Accepted: 202 with JSON {"status": "success", ...}.
+    # https://developer.pagerduty.com/api-reference/95db350959c37-send-change-events-to-the-pager-duty-events-api
+    expected = 'JSON {"status": "success"}'
+    answer = http.json_answer(response, what=WHAT, expected=expected)
+    if answer.get("status") != "success":
+        raise http.bad_response(response, what=WHAT, expected=expected)
+    return http.ok(response, f"{response.status_code} {answer.get('message', response.reason)}")

@@ -15,7 +15,7 @@ from django.core.validators import validate_email
 from django.db import models
 
 from channels import aws
-from channels.base import ChannelError, Delivery, ErrorCode, sender
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
 from channels.email import split_recipients, validate_recipients
 from channels.messages import render, render_html
 from notifier.events import DeploymentEvent, Event
@@ -113,7 +113,7 @@ def email_request(event: DeploymentEvent, setup: SesSetup) -> dict[str, Any]:
 
 
 @sender
-def send(event: DeploymentEvent, setup: SesSetup) -> Delivery:
+def send(event: DeploymentEvent, setup: SesSetup, context: SendContext) -> Delivery:
     problem = from_address_problem(setup.from_address)
     if problem:  # saved before the rule, or written straight into the database
         raise ChannelError(problem, code=ErrorCode.BAD_CONFIG)
@@ -135,4 +135,4 @@ def send(event: DeploymentEvent, setup: SesSetup) -> Delivery:
                 provider_code=exc.provider_code,
             ) from None
         raise
-    return Delivery(response_status=200, detail=f"SES message {answer.get('MessageId', '')}")
+    return Delivery(response_status=200, detail=f"SES message {aws.message_id(answer, what=WHAT)}")

@@ -5,13 +5,20 @@ With a bot token the message posted when a deployment starts is edited in place
 message's timestamp is remembered per (setup, deployment) in SlackMessage: it is state of this
 channel, not of the delivery ledger, and lives in the service's Django database.
 
+A bot-token message carries the delivery's stable id in its metadata (event type
+METADATA_EVENT_TYPE). When an attempt re-sends one that was in flight when its sender died,
+one conversations.history call (from that attempt's start, at most HISTORY_LIMIT messages)
+looks for a message with that id first; one found is recorded as delivered, not posted again.
+
 Docs: https://api.slack.com/messaging/webhooks, https://api.slack.com/methods/chat.postMessage,
-https://api.slack.com/methods/chat.update
+https://api.slack.com/methods/chat.update, https://api.slack.com/metadata,
+https://api.slack.com/methods/conversations.history
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +28,7 @@ from django.utils import timezone
 
 from channels import http
 from channels.addresses import validate_user_url
-from channels.base import ChannelError, Delivery, ErrorCode, sender
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
 from channels.messages import render
 from channels.secrets import SecretField
 from notifier.events import DeploymentEvent, Event
@@ -35,6 +42,10 @@ TEMPLATE_PARTS = ("body",)
 WHAT = "Slack"
 KEEP_MESSAGES = timedelta(days=30)  # how long a message may still be updated
 _RANK = {Event.STARTED: 0, Event.READY: 1}  # terminal events rank 2
+METADATA_EVENT_TYPE = "codedeploy_notification"
+HISTORY_LIMIT = 50  # messages the in-flight check reads, newest first
+CLOCK_MARGIN = timedelta(seconds=60)  # our clock may be ahead of Slack's
+log = logging.getLogger(__name__)
 
 # Slack answers 200 {"ok": false, "error": "..."}; these are worth another try.
 RETRYABLE_ERRORS = {
@@ -146,11 +157,18 @@ SETUP_FIELDS = ("webhook_url", "bot_token", "channel")
 # --- building the request (pure) ----------------------------------------------------------
 
 
-def message_payload(event: DeploymentEvent, setup: SlackSetup) -> dict[str, Any]:
+def message_payload(
+    event: DeploymentEvent, setup: SlackSetup, *, delivery_id: str = ""
+) -> dict[str, Any]:
     text = render(KIND, "body", event, setup)
     payload: dict[str, Any] = {"text": text, "unfurl_links": False, "unfurl_media": False}
     if setup.bot_token:
         payload["channel"] = setup.channel.strip()
+        if delivery_id:
+            payload["metadata"] = {
+                "event_type": METADATA_EVENT_TYPE,
+                "event_payload": {"delivery_id": delivery_id},
+            }
     return payload
 
 
@@ -169,14 +187,7 @@ def _api(method: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
         json=payload,
         headers={"Authorization": f"Bearer {token}"},
     )
-    try:
-        answer = response.json()
-    except ValueError:
-        raise ChannelError(
-            f"Slack answered {method} with something that is not JSON",
-            code=ErrorCode.SERVER_ERROR,
-            retryable=True,
-        ) from None
+    answer = http.json_answer(response, what=WHAT, expected=f"{method}'s JSON")
     if not answer.get("ok"):
         error = str(answer.get("error", "unknown_error"))
         advice = ERROR_ADVICE.get(error, "see https://api.slack.com/methods/" + method)
@@ -193,27 +204,80 @@ def _api(method: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
 def _post(event: DeploymentEvent, setup: SlackSetup, payload: dict[str, Any]) -> Delivery:
     answer = _api("chat.postMessage", setup.bot_token, payload)
     channel_id, ts = str(answer.get("channel", "")), str(answer.get("ts", ""))
-    if ts:
-        SlackMessage.objects.update_or_create(
-            setup_id=setup.pk,
-            deployment_id=event.deployment_id,
-            defaults={"channel_id": channel_id, "ts": ts, "event": event.event.value},
+    if not ts:
+        raise ChannelError(
+            "Slack answered chat.postMessage ok but without the message's ts: not proof it "
+            "was posted; it will be retried",
+            code=ErrorCode.BAD_RESPONSE,
+            retryable=True,
+            response_status=200,
         )
-        SlackMessage.objects.filter(updated_at__lt=timezone.now() - KEEP_MESSAGES).delete()
+    _remember(event, setup, channel_id=channel_id, ts=ts)
     return Delivery(response_status=200, detail=f"posted message {ts} in {channel_id}")
 
 
+def _remember(event: DeploymentEvent, setup: SlackSetup, *, channel_id: str, ts: str) -> None:
+    if not setup.pk:
+        return
+    SlackMessage.objects.update_or_create(
+        setup_id=setup.pk,
+        deployment_id=event.deployment_id,
+        defaults={"channel_id": channel_id, "ts": ts, "event": event.event.value},
+    )
+    SlackMessage.objects.filter(updated_at__lt=timezone.now() - KEEP_MESSAGES).delete()
+
+
+def posted_before(setup: SlackSetup, *, delivery_id: str, since: datetime) -> tuple[str, str]:
+    """(channel, ts) of a message this delivery already posted (found by its metadata in
+    one conversations.history call from `since`), or ("", "") if none is there. Needs the
+    channel's id and the channels:history (groups:history) scope; without them it finds
+    nothing and the message is posted (maybe a second time)."""
+    channel = setup.channel.strip()
+    query = {
+        "channel": channel,
+        "oldest": f"{(since - CLOCK_MARGIN).timestamp():.6f}",
+        "limit": HISTORY_LIMIT,
+        "include_all_metadata": True,
+    }
+    try:
+        answer = _api("conversations.history", setup.bot_token, query)
+    except ChannelError as exc:
+        log.warning("could not check Slack for delivery %s: %s", delivery_id, exc)
+        return "", ""
+    for message in answer.get("messages") or []:
+        metadata = message.get("metadata") or {}
+        if (
+            metadata.get("event_type") == METADATA_EVENT_TYPE
+            and (metadata.get("event_payload") or {}).get("delivery_id") == delivery_id
+        ):
+            return channel, str(message.get("ts", ""))
+    return "", ""
+
+
 @sender
-def send(event: DeploymentEvent, setup: SlackSetup) -> Delivery:
-    payload = message_payload(event, setup)
+def send(event: DeploymentEvent, setup: SlackSetup, context: SendContext) -> Delivery:
+    payload = message_payload(event, setup, delivery_id=context.delivery_id)
     if not setup.bot_token:
         response = http.request("POST", setup.webhook_url, what=WHAT, json=payload, user_url=True)
+        # Accepted: 200 with the body "ok" (https://api.slack.com/messaging/webhooks#handling_errors).
+        if response.text.strip() != "ok":
+            raise http.bad_response(response, what=WHAT, expected="the body ok")
         return http.ok(response, "posted through the incoming webhook")
     previous = None
     if event.event != Event.STARTED and setup.pk:
         previous = SlackMessage.objects.filter(
             setup_id=setup.pk, deployment_id=event.deployment_id
         ).first()
+    if previous is None and context.in_flight_since is not None:
+        channel_id, ts = posted_before(
+            setup, delivery_id=context.delivery_id, since=context.in_flight_since
+        )
+        if ts:
+            _remember(event, setup, channel_id=channel_id, ts=ts)
+            return Delivery(
+                response_status=200,
+                detail=f"message {ts} was posted before the sender stopped; not posted again",
+            )
     if previous is None:
         return _post(event, setup, payload)
     if rank(event.event) < rank(previous.event):

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from channels import aws
-from channels.base import ChannelError, Delivery, ErrorCode, sender
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
 from channels.messages import render
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup
@@ -139,8 +139,11 @@ def sns_subject(text: str) -> str:
     return " ".join(ascii_only.split())[:SUBJECT_MAX] or "CodeDeploy deployment"
 
 
-def publish_request(event: DeploymentEvent, setup: SnsSetup, *, arn: str) -> dict[str, Any]:
+def publish_request(
+    event: DeploymentEvent, setup: SnsSetup, *, arn: str, delivery_id: str = ""
+) -> dict[str, Any]:
     attributes = {
+        "delivery_id": delivery_id,  # the same on every retry: subscribers can drop repeats
         "application": event.application,
         "group": event.deployment_group,
         "event": event.event.value,
@@ -157,9 +160,13 @@ def publish_request(event: DeploymentEvent, setup: SnsSetup, *, arn: str) -> dic
         },
     }
     if arn.endswith(".fifo"):
-        # FIFO topics need a group (order is kept per deployment) and a deduplication id.
+        # FIFO topics need a group (order is kept per deployment) and a deduplication id: the
+        # delivery id, so SNS drops a repeat sent within its 5-minute deduplication interval.
+        # https://docs.aws.amazon.com/sns/latest/dg/fifo-message-dedup.html
         request["MessageGroupId"] = event.deployment_id
-        request["MessageDeduplicationId"] = f"{event.deployment_id}-{event.event.value}"
+        request["MessageDeduplicationId"] = (
+            delivery_id or f"{event.deployment_id}-{event.event.value}"
+        )
     return request
 
 
@@ -171,7 +178,7 @@ def preview(event: DeploymentEvent, setup: SnsSetup) -> dict[str, str]:
 
 
 @sender
-def send(event: DeploymentEvent, setup: SnsSetup) -> Delivery:
+def send(event: DeploymentEvent, setup: SnsSetup, context: SendContext) -> Delivery:
     client = aws.client("sns")
     account = ""
     if not settings.NOTIFIER_SNS_TOPIC_ALLOWED or not setup.topic.startswith("arn:"):
@@ -183,7 +190,8 @@ def send(event: DeploymentEvent, setup: SnsSetup) -> Delivery:
         raise ChannelError(problem, code=ErrorCode.BAD_CONFIG)
     arn = topic_arn(setup.topic, region=client.meta.region_name, account=account)
     try:
-        answer = aws.call(WHAT, client.publish, **publish_request(event, setup, arn=arn))
+        request = publish_request(event, setup, arn=arn, delivery_id=context.delivery_id)
+        answer = aws.call(WHAT, client.publish, **request)
     except ChannelError as exc:
         if exc.code == ErrorCode.NOT_FOUND:
             raise ChannelError(
@@ -193,4 +201,4 @@ def send(event: DeploymentEvent, setup: SnsSetup) -> Delivery:
                 provider_code=exc.provider_code,
             ) from None
         raise
-    return Delivery(response_status=200, detail=f"SNS message {answer.get('MessageId', '')}")
+    return Delivery(response_status=200, detail=f"SNS message {aws.message_id(answer, what=WHAT)}")

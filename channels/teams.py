@@ -12,7 +12,7 @@ from typing import Any
 
 from channels import http
 from channels.addresses import validate_user_url
-from channels.base import Delivery, sender
+from channels.base import Delivery, SendContext, sender
 from channels.messages import render
 from channels.secrets import SecretField
 from notifier.events import DeploymentEvent, Event
@@ -98,8 +98,21 @@ def card(event: DeploymentEvent, setup: TeamsSetup) -> dict[str, Any]:
 
 
 @sender
-def send(event: DeploymentEvent, setup: TeamsSetup) -> Delivery:
+def send(event: DeploymentEvent, setup: TeamsSetup, context: SendContext) -> Delivery:
     response = http.request(
         "POST", setup.webhook_url, what=WHAT, json=card(event, setup), user_url=True
     )
+    # Accepted: a Workflows (Power Automate) trigger answers 202 with an empty body; a legacy
+    # Office 365 connector answers 200 with the body "1" (and its errors 200 with text).
+    # https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using
+    if not _accepted(response.status_code, response.text):
+        raise http.bad_response(
+            response, what=WHAT, expected="202, or 200 with the body 1 (a legacy connector)"
+        )
     return http.ok(response, f"{response.status_code} {response.reason}")
+
+
+def _accepted(status: int, body: str) -> bool:
+    if status == 202:
+        return not body.lstrip().startswith("<")
+    return status == 200 and body.strip() == "1"

@@ -3,6 +3,9 @@
 With a secret, `X-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>` lets the receiver
 check the message came from us (the scheme GitHub uses:
 https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries).
+`X-Notifier-Delivery` carries the delivery's stable id, the same on every retry and resend,
+so a receiver can drop repeats (as GitHub's X-GitHub-Delivery); like GitHub's, it is outside
+the signature, which covers the body only. Any 2xx is accepted: the receiver is ours to define.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from django.core.exceptions import ValidationError
 
 from channels import http
 from channels.addresses import validate_user_url
-from channels.base import Delivery, sender
+from channels.base import Delivery, SendContext, sender
 from channels.secrets import SecretField
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup
@@ -29,7 +32,14 @@ DEFAULT_EVENTS = (Event.SUCCEEDED.value, Event.FAILED.value, Event.STOPPED.value
 TEMPLATE_PARTS: tuple[str, ...] = ()  # the body is the DeploymentEvent itself
 WHAT = "the webhook"
 SIGNATURE_HEADER = "X-Signature-256"
-RESERVED_HEADERS = {"host", "content-length", "content-type", SIGNATURE_HEADER.lower()}
+DELIVERY_HEADER = "X-Notifier-Delivery"
+RESERVED_HEADERS = {
+    "host",
+    "content-length",
+    "content-type",
+    SIGNATURE_HEADER.lower(),
+    DELIVERY_HEADER.lower(),
+}
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
 
@@ -99,7 +109,9 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def build_request(event: DeploymentEvent, setup: WebhookSetup) -> WebhookRequest:
+def build_request(
+    event: DeploymentEvent, setup: WebhookSetup, *, delivery_id: str = ""
+) -> WebhookRequest:
     body = json.dumps(event.to_dict(), separators=(",", ":"), sort_keys=True).encode()
     headers = {
         **parse_headers(setup.headers),
@@ -107,14 +119,16 @@ def build_request(event: DeploymentEvent, setup: WebhookSetup) -> WebhookRequest
         "X-CodeDeploy-Event": event.event.value,
         "X-CodeDeploy-Deployment": event.deployment_id,
     }
+    if delivery_id:
+        headers[DELIVERY_HEADER] = delivery_id
     if setup.secret:
         headers[SIGNATURE_HEADER] = signature(setup.secret, body)
     return WebhookRequest(url=setup.url, body=body, headers=headers)
 
 
 @sender
-def send(event: DeploymentEvent, setup: WebhookSetup) -> Delivery:
-    request = build_request(event, setup)
+def send(event: DeploymentEvent, setup: WebhookSetup, context: SendContext) -> Delivery:
+    request = build_request(event, setup, delivery_id=context.delivery_id)
     response = http.request(
         "POST", request.url, what=WHAT, data=request.body, headers=request.headers, user_url=True
     )

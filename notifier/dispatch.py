@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from channels.base import ChannelError, Delivery, ErrorCode
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext
 from channels.registry import module_for
 from notifier.events import DeploymentEvent
 from notifier.storage.base import (
@@ -58,16 +58,20 @@ class SendResult:
     error: ChannelError | None = None
 
 
-def send_once(event: DeploymentEvent, setup: NotificationSetup) -> SendResult:
+def send_once(
+    event: DeploymentEvent, setup: NotificationSetup, *, context: SendContext | None = None
+) -> SendResult:
     """Send once through the setup's channel, timed; channel failures come back as `error`.
 
-    Used for ledger deliveries and for test sends, which never touch the ledger.
+    Used for ledger deliveries (`context` carries the delivery's id) and for test sends,
+    which never touch the ledger (no context: a fresh test id).
     """
     started_at = timezone.now()
     began = time.monotonic()
     sent = error = None
+    context = context or SendContext.for_test()
     try:
-        sent = module_for(setup.kind).send(event, setup.typed())
+        sent = module_for(setup.kind).send(event, setup.typed(), context)
     except ChannelError as exc:
         error = exc
     except Exception as exc:  # a bug in a channel must not kill the sender
@@ -136,7 +140,12 @@ def delivery_send(
             error_code=ErrorCode.SETUP_DISABLED.value,
         )
     else:
-        outcome = outcome_for(send_once(delivery.event, setup), attempt=claim.attempt)
+        # The same id on every attempt; a claim that takes over from a sender that died mid-send
+        # says so, and the channel checks with the provider where it can (see SendContext).
+        context = SendContext(delivery_id=key.delivery_id, in_flight_since=claim.in_flight_since)
+        outcome = outcome_for(
+            send_once(delivery.event, setup, context=context), attempt=claim.attempt
+        )
     recorded = store.delivery_record(claim, outcome)
     log_fn = log.info if outcome.state in (DELIVERED, PENDING) else log.warning
     log_fn(

@@ -87,6 +87,12 @@ class Delivery(models.Model):
         blank=True,
         help_text="Why the last attempt failed: a channels.base.ErrorCode.",
     )
+    in_flight_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the earliest attempt with no outcome recorded yet started (the claim "
+        "sets it, the outcome clears it): an attempt that may have reached the provider.",
+    )
     payload = models.JSONField(help_text="The DeploymentEvent this delivery sends, as JSON.")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()

@@ -36,6 +36,10 @@ FAILURE_ADVICE: dict[str, str] = {
         "The provider is rate limiting: it is retried automatically with backoff."
     ),
     ErrorCode.SERVER_ERROR: "The provider had an error of its own: it is retried automatically.",
+    ErrorCode.BAD_RESPONSE: (
+        "The provider's address answered, but not as the provider does (often a proxy's page): "
+        "it is retried; if it keeps happening, check the URL and any proxy on the way."
+    ),
     ErrorCode.SETUP_DISABLED: (
         "The setup was removed or disabled; nothing more will be sent through it."
     ),

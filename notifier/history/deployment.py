@@ -34,6 +34,7 @@ class DeliveryView:
     next_attempt_at: datetime | None
     last_error: str
     history: tuple[Attempt, ...]
+    maybe_sent_since: datetime | None = None
 
 
 @dataclass
@@ -136,4 +137,5 @@ def _delivery_view(delivery: Delivery, secrets: list[str]) -> DeliveryView:
             )
             for a in delivery.history
         ),
+        maybe_sent_since=delivery.maybe_sent_since,
     )

@@ -53,6 +53,17 @@ class DeliveryKey:
     def __str__(self) -> str:
         return f"{self.deployment_id}/{self.event}/{self.setup_id}"
 
+    @property
+    def delivery_id(self) -> str:
+        """The delivery's stable id, carried to providers so they can recognise a repeat: a
+        UUIDv5 of the key, the same on every retry and resend and in every backend, stored
+        nowhere (it is derived)."""
+        return str(uuid.uuid5(DELIVERY_ID_NAMESPACE, str(self)))
+
+
+# Never change it: every delivery id a provider has seen derives from it.
+DELIVERY_ID_NAMESPACE = uuid.UUID("5b0d6f0e-2c1a-4c47-9a57-6d1c0de0e1d0")
+
 
 @dataclass
 class PollState:
@@ -81,6 +92,28 @@ class Claim:
     token: str
     attempt: int  # 1 for the first attempt
     lease_until: datetime
+    # Set when the previous claim never recorded an outcome (its sender died, maybe after the
+    # provider received the notification): the start of the first such attempt.
+    in_flight_since: datetime | None = None
+
+
+def maybe_sent_since(
+    *,
+    state: str,
+    in_flight_since: datetime | None,
+    claimed_at: datetime,
+    lease_until: datetime | None,
+    now: datetime,
+) -> datetime | None:
+    """When a pending delivery's attempt started that may have reached the provider with no
+    outcome recorded ("maybe sent"), or None. `in_flight_since` is the start of the earliest
+    claim with no outcome yet; it is older than the current claim after a takeover, and a
+    lease that ran out means the holder died (or hung) mid-send."""
+    if state != PENDING or in_flight_since is None:
+        return None
+    if in_flight_since < claimed_at or lease_until is None or lease_until < now:
+        return in_flight_since
+    return None
 
 
 def claim_token(*, holder: str) -> str:
@@ -126,6 +159,13 @@ class Delivery:
     event: DeploymentEvent
     history: tuple[Attempt, ...] = ()
     last_error_code: str = ""
+    # Pending after an attempt that may have reached the provider and has no outcome: when
+    # that attempt started (history shows "maybe sent" until the next outcome).
+    maybe_sent_since: datetime | None = None
+
+    @property
+    def delivery_id(self) -> str:
+        return self.key.delivery_id
 
 
 @dataclass(frozen=True)
@@ -181,15 +221,23 @@ class Store(Protocol):
     def delivery_claim(
         self, key: DeliveryKey, *, holder: str, lease_seconds: float, now: datetime | None = None
     ) -> Claim | None:
-        """Claim a pending, due delivery whose lease is free or expired: one caller wins."""
+        """Claim a pending, due delivery whose lease is free or expired: one caller wins.
+
+        The claim records that an attempt is in flight (from `now`, or from the start of an
+        earlier attempt that never recorded an outcome); when the previous claim never
+        recorded one, the Claim's `in_flight_since` says so, and until the next outcome the
+        delivery reads as maybe sent (Delivery.maybe_sent_since)."""
 
     def delivery_record(self, claim: Claim, outcome: AttemptOutcome) -> bool:
-        """Store an attempt and the delivery's new state; False if the claim was lost."""
+        """Store an attempt and the delivery's new state, ending the in-flight mark; False if
+        the claim was lost."""
 
     def delivery_release(self, claim: Claim) -> bool:
         """Give back a claim whose send never started (the sender is stopping): the delivery
         is due again at once for any sender, its lease is cleared and the attempt the claim
-        counted is uncounted. False (and no change) if the claim was lost meanwhile."""
+        counted is uncounted; its in-flight mark goes, unless the claim took over an attempt
+        in flight (that one may still have been sent). False (and no change) if the claim
+        was lost meanwhile."""
 
     def deliveries_due(self, *, now: datetime | None = None, limit: int = 100) -> list[DeliveryKey]:
         """Pending deliveries that are due and not leased to anyone, oldest first."""

@@ -62,6 +62,8 @@ def delivery_copy(delivery: Delivery, *, using: str) -> None:
                 "next_attempt_at": delivery.next_attempt_at,
                 "last_error": delivery.last_error,
                 "last_error_code": delivery.last_error_code,
+                # No lease in the mirror: a time here reads as "maybe sent" until the outcome.
+                "in_flight_since": delivery.maybe_sent_since,
                 "payload": delivery.event.to_dict(),
                 "created_at": delivery.created_at,
                 "updated_at": delivery.updated_at,
@@ -167,8 +169,14 @@ class MirrorStore:
     def delivery_claim(
         self, key: DeliveryKey, *, holder: str, lease_seconds: float, now: datetime | None = None
     ) -> Claim | None:
-        # Claims are the ledger's own business: the mirror learns the outcome, not the lease.
-        return self.primary.delivery_claim(key, holder=holder, lease_seconds=lease_seconds, now=now)
+        # Claims are the ledger's own business: the mirror learns the outcome, not the lease,
+        # except that a takeover of an attempt in flight shows as "maybe sent" in history.
+        claim = self.primary.delivery_claim(
+            key, holder=holder, lease_seconds=lease_seconds, now=now
+        )
+        if claim is not None and claim.in_flight_since is not None:
+            self._mirrored(f"maybe sent delivery {key}", lambda: self._copy_delivery(key))
+        return claim
 
     def delivery_record(self, claim: Claim, outcome: AttemptOutcome) -> bool:
         recorded = self.primary.delivery_record(claim, outcome)

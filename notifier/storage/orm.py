@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Prefetch, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from notifier import models as m
@@ -24,6 +25,7 @@ from notifier.storage.base import (
     StatusChange,
     StorageError,
     claim_token,
+    maybe_sent_since,
 )
 from notifier.storage.codec import poll_state_from_dict, poll_state_to_dict
 
@@ -73,6 +75,13 @@ def delivery_from_model(row: m.Delivery, *, with_history: bool = False) -> Deliv
         last_error_code=row.last_error_code,
         event=DeploymentEvent.from_dict(row.payload),
         history=history,
+        maybe_sent_since=maybe_sent_since(
+            state=row.state,
+            in_flight_since=row.in_flight_since,
+            claimed_at=row.updated_at,
+            lease_until=row.lease_until,
+            now=timezone.now(),
+        ),
     )
 
 
@@ -194,13 +203,24 @@ class OrmStore:
             .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             .update(
-                lease_token=token, lease_until=until, attempts=F("attempts") + 1, updated_at=now
+                lease_token=token,
+                lease_until=until,
+                attempts=F("attempts") + 1,
+                updated_at=now,
+                # Kept from an earlier claim that never recorded an outcome.
+                in_flight_since=Coalesce(F("in_flight_since"), now),
             )
         )
         if won != 1:
             return None
-        attempts = self._key_filter(key).values_list("attempts", flat=True).get()
-        return Claim(key=key, token=token, attempt=attempts, lease_until=until)
+        attempts, since = self._key_filter(key).values_list("attempts", "in_flight_since").get()
+        return Claim(
+            key=key,
+            token=token,
+            attempt=attempts,
+            lease_until=until,
+            in_flight_since=since if since < now else None,
+        )
 
     @_guard
     def delivery_record(self, claim: Claim, outcome: AttemptOutcome) -> bool:
@@ -216,6 +236,7 @@ class OrmStore:
                 next_attempt_at=outcome.next_attempt_at,
                 last_error=outcome.error,
                 last_error_code=outcome.error_code,
+                in_flight_since=None,
                 updated_at=now,
             )
             self._q(m.DeliveryAttempt).create(
@@ -241,6 +262,7 @@ class OrmStore:
                 lease_until=None,
                 attempts=F("attempts") - 1,
                 updated_at=timezone.now(),
+                in_flight_since=claim.in_flight_since,  # a takeover keeps the earlier start
             )
         )
 

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from channels import aws as aws_errors
 from channels import ses, sns
-from channels.base import ChannelError
+from channels.base import ChannelError, SendContext
 from channels.ses import SesSetup
 from channels.sns import SnsSetup, publish_request, sns_subject
 from tests.support.aws import ACCOUNT, REGION
@@ -135,7 +135,8 @@ def topic_with_queue(aws_channels):
 @pytest.mark.parametrize("by", ["arn", "name"])
 def test_sns_publishes_the_event_as_json_with_attributes(topic_with_queue, failed_event, by):
     arn, received = topic_with_queue
-    sns.send(failed_event, SnsSetup(topic=arn if by == "arn" else "deployments"))
+    context = SendContext(delivery_id="8d3f0b8e-1c1e-5a7e-9c55-0a4b2f6f1d11")
+    sns.send(failed_event, SnsSetup(topic=arn if by == "arn" else "deployments"), context)
 
     (envelope,) = received()
     assert envelope["TopicArn"] == arn
@@ -143,6 +144,7 @@ def test_sns_publishes_the_event_as_json_with_attributes(topic_with_queue, faile
     assert json.loads(envelope["Message"]) == json.loads(json.dumps(failed_event.to_dict()))
     attributes = {k: v["Value"] for k, v in envelope["MessageAttributes"].items()}
     assert attributes == {
+        "delivery_id": "8d3f0b8e-1c1e-5a7e-9c55-0a4b2f6f1d11",  # subscribers can drop repeats
         "application": "storefront",
         "group": "canary",
         "event": "failed",
@@ -157,10 +159,12 @@ def test_a_missing_topic_is_permanent(aws_channels, failed_event):
     assert not caught.value.retryable
 
 
-def test_fifo_topics_get_a_group_and_a_deduplication_id(failed_event):
-    request = publish_request(failed_event, SnsSetup(topic="x"), arn="arn:aws:sns:r:1:t.fifo")
+def test_fifo_topics_get_a_group_and_the_delivery_id_to_deduplicate_by(failed_event):
+    request = publish_request(
+        failed_event, SnsSetup(topic="x"), arn="arn:aws:sns:r:1:t.fifo", delivery_id="abc-1"
+    )
     assert request["MessageGroupId"] == "d-3HX9WQ2LA"
-    assert request["MessageDeduplicationId"] == "d-3HX9WQ2LA-failed"
+    assert request["MessageDeduplicationId"] == "abc-1"
 
 
 def test_the_subject_is_what_sns_accepts():

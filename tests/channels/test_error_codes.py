@@ -43,6 +43,7 @@ def test_the_codes_are_a_small_closed_set():
         "undecryptable",
         "internal",
         "setup_disabled",
+        "bad_response",
     }
 
 

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from channels import newrelic as channel
-from channels.base import ChannelError
+from channels.base import ChannelError, SendContext
 from notifier import codedeploy as cd
 from notifier.events import Event
 
@@ -152,3 +154,41 @@ def test_an_unreachable_server_is_retryable(settings):
         newrelic_send(sample("deployment-succeeded-github.json"), "web")
     assert error.value.retryable
     assert "could not connect to New Relic" in str(error.value)
+
+
+# --- the delivery id, and re-sending an attempt that was in flight -------------------------
+
+
+def in_flight(delivery_id: str) -> SendContext:
+    since = timezone.now() - timedelta(minutes=1)
+    return SendContext(delivery_id=delivery_id, in_flight_since=since)
+
+
+def test_the_changelog_ends_with_the_delivery_id(newrelic):
+    newrelic.add_application("storefront-web")
+    event = sample("deployment-succeeded-github.json")
+    channel.send(event, FakeSetup("storefront-web"), SendContext(delivery_id="delivery-1"))
+    (marker,) = newrelic.markers
+    assert marker["body"]["deployment"]["changelog"].endswith("\n\nNotifier delivery delivery-1")
+    assert newrelic.listings == 0  # a first attempt does not look
+
+
+def test_a_resend_of_an_attempt_in_flight_finds_the_marker_and_does_not_send_again(newrelic):
+    app_id = newrelic.add_application("storefront-web")
+    event = sample("deployment-succeeded-github.json")
+    channel.send(event, FakeSetup("storefront-web"), SendContext(delivery_id="delivery-1"))
+
+    again = channel.send(event, FakeSetup("storefront-web"), in_flight("delivery-1"))
+
+    assert len(newrelic.markers) == 1 and newrelic.listings == 1
+    assert again.detail == (
+        f"marker 1 on application {app_id} was recorded before the sender stopped; not sent again"
+    )
+
+
+def test_a_resend_of_an_attempt_in_flight_sends_when_no_marker_matches(newrelic):
+    newrelic.add_application("storefront-web")
+    event = sample("deployment-succeeded-github.json")
+    channel.send(event, FakeSetup("storefront-web"), SendContext(delivery_id="another"))
+    channel.send(event, FakeSetup("storefront-web"), in_flight("delivery-2"))
+    assert len(newrelic.markers) == 2 and newrelic.listings == 1

@@ -1,52 +1,16 @@
 from __future__ import annotations
 
-import itertools
-import json
+from datetime import timedelta
 
 import pytest
-from werkzeug import Request, Response
+from django.utils import timezone
+from werkzeug import Response
 
 from channels import slack
-from channels.base import ChannelError
+from channels.base import ChannelError, SendContext
 from channels.slack import SlackMessage, SlackSetup, message_payload
 from notifier.events import Event
-
-TOKEN = "xoxb-1234-5678-abcdefghijkl"
-
-
-class FakeSlack:
-    """Slack's Web API: chat.postMessage and chat.update, keeping messages by ts."""
-
-    def __init__(self, server) -> None:
-        self.messages: dict[str, dict] = {}
-        self.calls: list[tuple[str, dict]] = []
-        self.answer_next: list[dict] = []
-        self._ts = (f"1700000000.{n:06d}" for n in itertools.count(1))
-        for method in ("chat.postMessage", "chat.update"):
-            server.expect_request(f"/api/{method}", method="POST").respond_with_handler(
-                self._handle
-            )
-
-    def _handle(self, request: Request) -> Response:
-        method = request.path.rsplit("/", 1)[-1]
-        body = request.get_json()
-        self.calls.append((method, body))
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return self._json({"ok": False, "error": "invalid_auth"})
-        if self.answer_next:
-            return self._json(self.answer_next.pop(0))
-        if method == "chat.postMessage":
-            ts = next(self._ts)
-            self.messages[ts] = body
-            return self._json({"ok": True, "channel": "C0DEPLOYS", "ts": ts})
-        if body["ts"] not in self.messages:
-            return self._json({"ok": False, "error": "message_not_found"})
-        self.messages[body["ts"]] = body
-        return self._json({"ok": True, "channel": body["channel"], "ts": body["ts"]})
-
-    @staticmethod
-    def _json(data: dict) -> Response:
-        return Response(json.dumps(data), content_type="application/json")
+from tests.support.slack import TOKEN, FakeSlack
 
 
 @pytest.fixture
@@ -189,3 +153,64 @@ def sample_for(event: str):
     from channels.messages import sample_event
 
     return sample_event(event)
+
+
+# --- the delivery id, and re-sending an attempt that was in flight -------------------------
+
+
+def in_flight(delivery_id: str, minutes_ago: float = 1) -> SendContext:
+    since = timezone.now() - timedelta(minutes=minutes_ago)
+    return SendContext(delivery_id=delivery_id, in_flight_since=since)
+
+
+def test_a_bot_message_carries_the_delivery_id_in_its_metadata(fake_slack, bot_setup, failed_event):
+    slack.send(failed_event, bot_setup, SendContext(delivery_id="delivery-1"))
+    (posted,) = fake_slack.posts()
+    assert posted["metadata"] == {
+        "event_type": "codedeploy_notification",
+        "event_payload": {"delivery_id": "delivery-1"},
+    }
+
+
+def test_a_first_attempt_posts_without_reading_the_channel(fake_slack, bot_setup, failed_event):
+    slack.send(failed_event, bot_setup, SendContext(delivery_id="delivery-1"))
+    assert [m for m, _ in fake_slack.calls] == ["chat.postMessage"]
+
+
+def test_a_resend_of_an_attempt_in_flight_finds_the_message_and_does_not_post_again(
+    fake_slack, bot_setup, failed_event
+):
+    bot_setup.channel = "C0DEPLOYS"
+    slack.send(failed_event, bot_setup, SendContext(delivery_id="delivery-1"))
+    SlackMessage.objects.all().delete()  # the sender died before it could remember the ts
+    (ts,) = fake_slack.messages
+
+    delivery = slack.send(failed_event, bot_setup, in_flight("delivery-1"))
+
+    assert len(fake_slack.posts()) == 1
+    method, query = fake_slack.calls[-1]
+    assert method == "conversations.history"
+    assert query["channel"] == "C0DEPLOYS" and query["include_all_metadata"] is True
+    assert query["limit"] == 50 and float(query["oldest"]) > 0
+    assert "not posted again" in delivery.detail and ts in delivery.detail
+    assert SlackMessage.objects.get(setup=bot_setup).ts == ts  # later events update it
+
+
+def test_a_resend_of_an_attempt_in_flight_posts_when_slack_has_no_such_message(
+    fake_slack, bot_setup, failed_event
+):
+    slack.send(failed_event, bot_setup, SendContext(delivery_id="other-delivery"))
+    SlackMessage.objects.all().delete()
+    slack.send(failed_event, bot_setup, in_flight("delivery-2"))
+    assert [m for m, _ in fake_slack.calls] == [
+        "chat.postMessage",
+        "conversations.history",
+        "chat.postMessage",
+    ]
+
+
+def test_a_check_slack_refuses_falls_back_to_posting(fake_slack, bot_setup, failed_event):
+    fake_slack.answer_next.append({"ok": False, "error": "missing_scope"})
+    delivery = slack.send(failed_event, bot_setup, in_flight("delivery-3"))
+    assert delivery.detail.startswith("posted message")
+    assert [m for m, _ in fake_slack.calls] == ["conversations.history", "chat.postMessage"]

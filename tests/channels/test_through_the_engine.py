@@ -16,7 +16,7 @@ from notifier.poller import deployment_poll
 from notifier.storage.base import DELIVERED, PENDING
 from notifier.storage.orm import OrmStore
 from registrations.models import Registration
-from tests.channels.test_slack import TOKEN, FakeSlack
+from tests.support.slack import TOKEN, FakeSlack
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

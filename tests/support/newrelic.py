@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -24,15 +25,15 @@ class FakeNewRelic:
         self.fail_next: list[int | tuple[int, dict[str, str]]] = []
         self.hang_lookups: set[str] = set()  # application names whose lookup hangs
         self.release = threading.Event()  # set to let hanging lookups answer
+        self.hold = 0.0  # seconds a marker POST waits, after recording, before answering
+        self.listings = 0  # GETs of an application's deployments
         self._lock = threading.Lock()
         server.expect_request("/v2/applications.json", method="GET").respond_with_handler(
             self._lookup
         )
-        import re
-
-        server.expect_request(
-            re.compile(r"^/v2/applications/\d+/deployments\.json$"), method="POST"
-        ).respond_with_handler(self._marker)
+        markers = re.compile(r"^/v2/applications/\d+/deployments\.json$")
+        server.expect_request(markers, method="POST").respond_with_handler(self._marker)
+        server.expect_request(markers, method="GET").respond_with_handler(self._list)
 
     @property
     def url(self) -> str:
@@ -78,11 +79,27 @@ class FakeNewRelic:
                 "id": len(self.markers) + 1,
             }
             self.markers.append(marker)
+        if self.hold:
+            time.sleep(self.hold)
         return Response(
             json.dumps({"deployment": {"id": marker["id"], **body["deployment"]}}),
             status=201,
             content_type="application/json",
         )
+
+    def _list(self, request: Request) -> Response:
+        """GET /v2/applications/{id}/deployments.json: the latest markers, newest first."""
+        if (denied := self._auth(request)) is not None:
+            return denied
+        app_id = int(request.path.split("/")[3])
+        with self._lock:
+            self.listings += 1
+            found = [
+                {"id": m["id"], **m["body"]["deployment"]}
+                for m in reversed(self.markers)
+                if m["app_id"] == app_id
+            ]
+        return Response(json.dumps({"deployments": found}), content_type="application/json")
 
     def markers_for(self, deployment_id: str) -> list[dict]:
         return [m for m in self.markers if deployment_id in m["body"]["deployment"]["description"]]

@@ -15,7 +15,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from django.utils import timezone
 
 from notifier.events import DeploymentEvent
-from notifier.storage.base import Attempt, Delivery, DeliveryKey
+from notifier.storage.base import (
+    Attempt,
+    AttemptOutcome,
+    Claim,
+    Delivery,
+    DeliveryKey,
+    maybe_sent_since,
+)
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -75,6 +82,34 @@ def delivery_sort_key(key: DeliveryKey) -> str:
     return f"{key.event}#{key.setup_id}"
 
 
+def attempt_item(number: int, outcome: AttemptOutcome) -> dict[str, Any]:
+    """One entry of a delivery's `history` list (None values left out)."""
+    attempt = {
+        "number": number,
+        "state": outcome.state,
+        "started_us": to_us(outcome.started_at),
+        "latency_ms": outcome.latency_ms,
+        "response_status": outcome.response_status,
+        "error": outcome.error,
+        "error_code": outcome.error_code,
+        "detail": outcome.detail,
+    }
+    return {k: v for k, v in attempt.items() if v is not None}
+
+
+def claim_from(values: dict[str, Any], *, token: str, until: datetime, now: datetime) -> Claim:
+    """The Claim a won claim's item (after the update) makes: an `in_flight_us` older than
+    the claim means the previous attempt never recorded an outcome."""
+    since = int(values["in_flight_us"])
+    return Claim(
+        key=DeliveryKey(values["deployment_id"], values["event"], int(values["setup_id"])),
+        token=token,
+        attempt=int(values["attempts"]),
+        lease_until=until,
+        in_flight_since=from_us(since) if since < to_us(now) else None,
+    )
+
+
 def _attempt_from(raw: dict[str, Any]) -> Attempt:
     return Attempt(
         number=int(raw["number"]),
@@ -103,4 +138,11 @@ def delivery_from_item(values: dict[str, Any], *, with_history: bool = True) -> 
         last_error_code=values.get("last_error_code", ""),
         event=DeploymentEvent.from_dict(json.loads(values["payload"])),
         history=history,
+        maybe_sent_since=maybe_sent_since(
+            state=values["state"],
+            in_flight_since=from_us(values.get("in_flight_us")),
+            claimed_at=from_us(values["updated_us"]),
+            lease_until=from_us(values.get("lease_until_us")),
+            now=timezone.now(),
+        ),
     )

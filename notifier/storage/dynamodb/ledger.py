@@ -29,6 +29,8 @@ from notifier.storage.base import (
 from notifier.storage.codec import poll_state_from_dict, poll_state_to_dict
 from notifier.storage.dynamodb.client import conditional_write, dynamodb_client, guarded, query
 from notifier.storage.dynamodb.items import (
+    attempt_item,
+    claim_from,
     delivery_from_item,
     delivery_sort_key,
     from_item,
@@ -207,8 +209,10 @@ class DynamoStore(DeploymentReads):
             self.client.update_item,
             TableName=self.deliveries_table,
             Key=self._key(key),
+            # in_flight_us: kept from an earlier claim that never recorded an outcome.
             UpdateExpression="SET lease_token = :token, lease_until_us = :until, "
-            "attempts = attempts + :one, updated_us = :now",
+            "attempts = attempts + :one, updated_us = :now, "
+            "in_flight_us = if_not_exists(in_flight_us, :now)",
             ConditionExpression="#state = :pending "
             "AND (attribute_not_exists(lease_until_us) OR lease_until_us < :now) "
             "AND (attribute_not_exists(next_attempt_us) OR next_attempt_us <= :now)",
@@ -222,32 +226,22 @@ class DynamoStore(DeploymentReads):
                     ":pending": PENDING,
                 }
             ),
-            ReturnValues="UPDATED_NEW",
+            # ALL_NEW: UPDATED_NEW leaves out an if_not_exists that kept its value.
+            ReturnValues="ALL_NEW",
         )
         if answer is None:
             return None
-        attempts = int(from_item(answer["Attributes"])["attempts"])
-        return Claim(key=key, token=token, attempt=attempts, lease_until=until)
+        return claim_from(from_item(answer["Attributes"]), token=token, until=until, now=now)
 
     @guarded
     def delivery_record(self, claim: Claim, outcome: AttemptOutcome) -> bool:
         now = timezone.now()
-        attempt = {
-            "number": claim.attempt,
-            "state": outcome.state,
-            "started_us": to_us(outcome.started_at),
-            "latency_ms": outcome.latency_ms,
-            "response_status": outcome.response_status,
-            "error": outcome.error,
-            "error_code": outcome.error_code,
-            "detail": outcome.detail,
-        }
         values: dict[str, Any] = {
             ":state": outcome.state,
             ":error": outcome.error,
             ":error_code": outcome.error_code,
             ":now": to_us(now),
-            ":attempt": [{k: v for k, v in attempt.items() if v is not None}],
+            ":attempt": [attempt_item(claim.attempt, outcome)],
             ":token": claim.token,
         }
         assignments = [
@@ -257,7 +251,7 @@ class DynamoStore(DeploymentReads):
             "updated_us = :now",
             "history = list_append(history, :attempt)",
         ]
-        removals = ["lease_token", "lease_until_us"]
+        removals = ["lease_token", "lease_until_us", "in_flight_us"]
         if outcome.next_attempt_at is not None:
             assignments.append("next_attempt_us = :next")
             values[":next"] = to_us(outcome.next_attempt_at)
@@ -282,12 +276,14 @@ class DynamoStore(DeploymentReads):
     @guarded
     def delivery_release(self, claim: Claim) -> bool:
         values = {":one": 1, ":now": to_us(timezone.now()), ":token": claim.token}
+        # A takeover keeps in_flight_us: the attempt before it may still have been sent.
+        in_flight = "" if claim.in_flight_since else ", in_flight_us"
         return None is not conditional_write(
             self.client.update_item,
             TableName=self.deliveries_table,
             Key=self._key(claim.key),
             UpdateExpression="SET attempts = attempts - :one, updated_us = :now "
-            "REMOVE lease_token, lease_until_us",
+            f"REMOVE lease_token, lease_until_us{in_flight}",
             ConditionExpression="lease_token = :token",
             ExpressionAttributeValues=to_item(values),
         )

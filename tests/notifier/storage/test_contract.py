@@ -412,3 +412,80 @@ def test_a_deployment_without_a_create_time_comes_last(store):
     store.deployment_save(deployment("d-old", created=None), seen_at=timezone.now())
     store.deployment_save(deployment("d-new"), seen_at=timezone.now())
     assert [r.event.deployment_id for r in store.deployments_page().items] == ["d-new", "d-old"]
+
+
+# --- attempts in flight: "maybe sent" ------------------------------------------------------
+
+
+def test_a_first_claim_is_in_flight_but_not_maybe_sent(store):
+    key = queued(store)
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    assert claim.in_flight_since is None
+    assert store.delivery_get(key).maybe_sent_since is None
+
+
+def test_a_claim_whose_holder_died_mid_send_reads_as_maybe_sent_once_its_lease_expires(store):
+    key = queued(store)
+    started = timezone.now() - timedelta(seconds=60)
+    store.delivery_claim(key, holder="a", lease_seconds=30, now=started)
+    assert store.delivery_get(key).maybe_sent_since == started
+    (listed,) = store.deployment_get("d-1").deliveries
+    assert listed.maybe_sent_since == started
+
+
+def test_a_takeover_of_an_attempt_in_flight_knows_when_that_attempt_started(store):
+    key = queued(store)
+    started = timezone.now()
+    store.delivery_claim(key, holder="a", lease_seconds=30, now=started)
+    later = started + timedelta(seconds=31)
+    takeover = store.delivery_claim(key, holder="b", lease_seconds=30, now=later)
+    assert takeover.in_flight_since == started
+    assert store.delivery_get(key).maybe_sent_since == started
+    # A second death keeps the first attempt's start: the provider may have had it since.
+    third = store.delivery_claim(key, holder="c", lease_seconds=30, now=later + timedelta(31))
+    assert third.in_flight_since == started
+
+
+def test_an_outcome_resolves_maybe_sent(store):
+    key = queued(store)
+    started = timezone.now() - timedelta(seconds=60)
+    store.delivery_claim(key, holder="a", lease_seconds=30, now=started)
+    takeover = store.delivery_claim(key, holder="b", lease_seconds=30)
+    assert takeover.in_flight_since == started
+    assert store.delivery_record(takeover, outcome(DELIVERED, status=200))
+    delivery = store.delivery_get(key)
+    assert delivery.state == DELIVERED
+    assert delivery.maybe_sent_since is None
+
+
+def test_a_retry_after_a_recorded_failure_is_not_a_resend_of_an_attempt_in_flight(store):
+    key = queued(store)
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    retry_at = timezone.now() + timedelta(seconds=5)
+    store.delivery_record(
+        claim, outcome(PENDING, error="503", status=503, next_attempt_at=retry_at)
+    )
+    assert store.delivery_get(key).maybe_sent_since is None
+    again = store.delivery_claim(key, holder="b", lease_seconds=30, now=retry_at)
+    assert again.attempt == 2
+    assert again.in_flight_since is None
+
+
+def test_a_released_claim_leaves_nothing_in_flight(store):
+    key = queued(store)
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    assert store.delivery_release(claim)
+    assert store.delivery_get(key).maybe_sent_since is None
+    again = store.delivery_claim(key, holder="b", lease_seconds=30)
+    assert again.in_flight_since is None
+
+
+def test_a_released_takeover_keeps_the_attempt_in_flight_before_it(store):
+    key = queued(store)
+    started = timezone.now() - timedelta(seconds=60)
+    store.delivery_claim(key, holder="a", lease_seconds=30, now=started)
+    takeover = store.delivery_claim(key, holder="b", lease_seconds=30)
+    assert store.delivery_release(takeover)  # b stops before sending
+    assert store.delivery_get(key).maybe_sent_since == started
+    again = store.delivery_claim(key, holder="c", lease_seconds=30)
+    assert again.in_flight_since == started

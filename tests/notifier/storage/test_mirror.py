@@ -198,3 +198,19 @@ def test_the_mirror_database_holds_only_the_ledger_tables(store):
     assert router.allow_migrate("audit", "django_q", "schedule") is False
     assert router.allow_migrate("default", "registrations", "registration") is None
     assert router.db_for_write(m.Delivery) is None  # nothing goes to audit unless asked
+
+
+def test_a_takeover_of_an_attempt_in_flight_shows_as_maybe_sent_in_the_mirror(store):
+    e = deployment("d-1")
+    store.deployment_save(e, seen_at=timezone.now())
+    key = DeliveryKey("d-1", "succeeded", 1)
+    store.delivery_create(key, kind="newrelic", event=e)
+    started = timezone.now() - timedelta(seconds=60)
+    store.delivery_claim(key, holder="a", lease_seconds=30, now=started)
+    takeover = store.delivery_claim(key, holder="b", lease_seconds=30)
+    assert takeover.in_flight_since is not None
+    (mirrored_delivery,) = mirrored("d-1").deliveries
+    assert mirrored_delivery.maybe_sent_since is not None
+    assert store.delivery_record(takeover, outcome(DELIVERED))
+    (resolved,) = mirrored("d-1").deliveries
+    assert resolved.state == DELIVERED and resolved.maybe_sent_since is None
