@@ -199,6 +199,35 @@ def source_identity_check(*, source: Source) -> Source:
     return source
 
 
+SOURCE_FIELDS = ("name", "region", "credentials", "role_arn", "external_id", "enabled")
+
+
+def source_save(*, source: Source | None = None, fields: dict) -> Source:
+    """Create a source (`source` None) or change one, then check its identity. ValidationError
+    (field-keyed, in words) when a field is wrong; nothing is saved then. A role that cannot
+    be assumed is saved, with the reason in `check_error`."""
+    creating = source is None
+    source = source or Source()
+    if not creating and "name" in fields and fields["name"] != source.name:
+        raise ValidationError(
+            {
+                "name": "a source's name cannot be changed: registrations' stored documents "
+                "name it; add a new source instead"
+            }
+        )
+    for name, value in fields.items():
+        if name not in SOURCE_FIELDS:
+            raise TypeError(f"source_save() got an unknown field {name!r}")
+        setattr(source, name, value)
+    if source.credentials == Source.OWN:  # switched to own: the role's settings not given go
+        for name in ("role_arn", "external_id"):
+            if name not in fields:
+                setattr(source, name, "")
+    source.full_clean()
+    source.save()
+    return source_identity_check(source=source)
+
+
 class SourceInUse(Exception):
     """The source cannot be deleted; the message says why and what to do."""
 
