@@ -90,7 +90,9 @@ class SourceAdmin(admin.ModelAdmin):
             self.message_user(request, source.check_error, messages.ERROR)
         else:
             self.message_user(
-                request, f"{source.name}: acts in account {source.account_id}", messages.SUCCESS
+                request,
+                f"source {source.name!r} acts in account {source.account_id}",
+                messages.SUCCESS,
             )
 
     @admin.action(description="Check now: which account each source acts in")
