@@ -101,3 +101,20 @@ def test_an_unreachable_sts_is_a_clear_error(monkeypatch):
         source_account_id(SourceConfig(name="prod", role_arn=ROLE))
     assert f"source 'prod': could not assume {ROLE}" in str(caught.value)
     assert "STS is reachable" in str(caught.value)
+
+
+def test_the_documented_role_trusts_the_service_with_an_external_id_and_reads_codedeploy():
+    import json
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    role = json.loads((docs / "source-role.json").read_text())["Resources"]["SourceRole"]
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}}}
+    (policy,) = role["Properties"]["Policies"]
+    (read,) = policy["PolicyDocument"]["Statement"]
+    service = json.loads((docs / "iam-policy.json").read_text())["Statement"]
+    poll = next(s for s in service if s["Sid"] == "PollCodeDeploy")
+    assert read["Action"] == poll["Action"]  # the role allows what the poller calls
+    assert any(s["Action"] == ["sts:AssumeRole"] for s in service)
