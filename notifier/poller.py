@@ -61,11 +61,16 @@ class CycleReport:
 
 
 def registrations_for(applications: set[str]) -> dict[str, Registration]:
-    """Enabled registrations of these applications, with their setups, in two queries."""
+    """Enabled registrations of these applications in the default source (the only source
+    polled so far: another source's application of the same name is another account's, and
+    stays quiet until per-source polling), with their setups, in two queries."""
     if not applications:
         return {}
     rows = Registration.objects.filter(
-        enabled=True, codedeploy_application_name__in=applications
+        enabled=True,
+        source__is_default=True,
+        source__enabled=True,
+        codedeploy_application_name__in=applications,
     ).prefetch_related(Prefetch("setups", queryset=NotificationSetup.objects.order_by("id")))
     return {r.codedeploy_application_name: r for r in rows}
 
@@ -74,9 +79,12 @@ def _list_ids(client: Any, *, start: datetime, end: datetime) -> list[str]:
     if settings.NOTIFIER_POLL_MODE == "account":
         return codedeploy.list_deployment_ids(client, created_after=start, created_before=end)
     # Per-group mode, for IAM policies that forbid account-wide listing: one listing per
-    # deployment group of each enabled registration.
+    # deployment group of each enabled registration of the default source.
     ids: list[str] = []
-    for registration in Registration.objects.filter(enabled=True):
+    polled = Registration.objects.filter(
+        enabled=True, source__is_default=True, source__enabled=True
+    )
+    for registration in polled:
         app = registration.codedeploy_application_name
         groups = split_groups(registration.deployment_groups) or codedeploy.list_deployment_groups(
             client, app

@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from notifier.history import views
 from registrations.api import RegistrationTestAlias, RegistrationViewSet
+from registrations.api_sources import SourceViewSet
 
 admin.site.site_header = "CodeDeploy Notifier"
 admin.site.site_title = "CodeDeploy Notifier admin"
@@ -13,6 +14,7 @@ admin.site.site_url = "/"
 
 router = SimpleRouter()
 router.register("registrations", RegistrationViewSet, basename="registration")
+router.register("sources", SourceViewSet, basename="source")
 legacy_create = RegistrationViewSet.as_view({"get": "list", "post": "create"})
 registration_test = RegistrationTestAlias.as_view({"post": "test"})
 

@@ -12,9 +12,11 @@ from django.utils.html import format_html_join
 from channels.registry import load_all
 from channels.secrets import mask, secret_field_names
 from notifier.ratelimit import RateLimited, rate_limit_take
+from registrations import admin_sources  # noqa: F401  (registers the Sources admin)
 from registrations.admin_publishing import PublishingAdminMixin
 from registrations.admin_teams import TeamScopedAdminMixin, admit_team_members, team_scoped_inline
 from registrations.models import Registration, setup_count_problem
+from registrations.sources import source_default
 from registrations.teams import application_name_taken
 from registrations.testing import registration_test_send, setup_preview
 
@@ -159,14 +161,34 @@ def _setup_inline(module) -> type[admin.StackedInline]:
 class RegistrationForm(forms.ModelForm):
     user = None  # the signed-in user, set by RegistrationAdmin.get_form
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "source" in self.fields:
+            default = source_default()
+            self.fields["source"].required = False  # left empty: the default source
+            self.fields["source"].empty_label = f"{default.name} (the default source)"
+            if not self.instance.pk:
+                self.initial["source"] = default.pk
+
     def clean_codedeploy_application_name(self) -> str:
-        name = self.cleaned_data["codedeploy_application_name"].strip()
-        taken = application_name_taken(
-            name=name, user=self.user, exclude_pk=self.instance.pk if self.instance else None
-        )
-        if taken:
-            raise forms.ValidationError(taken)
-        return name
+        return self.cleaned_data["codedeploy_application_name"].strip()
+
+    def clean_source(self):
+        return self.cleaned_data.get("source") or source_default()
+
+    def clean(self):
+        data = super().clean()
+        name, source = data.get("codedeploy_application_name"), data.get("source")
+        if name and source:
+            taken = application_name_taken(
+                name=name,
+                user=self.user,
+                source=source,
+                exclude_pk=self.instance.pk if self.instance else None,
+            )
+            if taken:
+                self.add_error("codedeploy_application_name", taken)
+        return data
 
 
 # Team members sign in to the admin too, and see only their teams' registrations.
@@ -177,16 +199,17 @@ admit_team_members(admin.site)
 class RegistrationAdmin(TeamScopedAdminMixin, PublishingAdminMixin, admin.ModelAdmin):
     list_display = (
         "codedeploy_application_name",
+        "source",
         "team",
         "enabled",
         "setup_count",
         "updated_at",
         "history_link",
     )
-    list_filter = ("enabled", "team", "setups__kind")
+    list_filter = ("enabled", "source", "team", "setups__kind")
     search_fields = ("codedeploy_application_name",)
     form = RegistrationForm
-    fields = ("codedeploy_application_name", "team", "enabled", "deployment_groups")
+    fields = ("source", "codedeploy_application_name", "team", "enabled", "deployment_groups")
     actions = ["send_test_notification"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):

@@ -7,7 +7,12 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponseRedirect
 
-from registrations.services import registration_delete, registration_publish
+from registrations.services import (
+    registration_delete,
+    registration_publish,
+    registration_stored_key,
+)
+from registrations.sources import Source
 from registrations.storage import RegistrationStoreError
 
 
@@ -17,8 +22,12 @@ class PublishingAdminMixin:
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
-        previous = form.initial.get("codedeploy_application_name", "") if change else ""
-        registration_publish(registration=form.instance, previous_name=previous)
+        previous = ""
+        if change:  # the key the registration had before this save
+            source = Source.objects.filter(pk=form.initial.get("source")).first()
+            name = form.initial.get("codedeploy_application_name", "")
+            previous = registration_stored_key(source=source, application=name) if source else ""
+        registration_publish(registration=form.instance, previous_key=previous)
 
     def delete_model(self, request, obj) -> None:
         registration_delete(registrations=[obj])

@@ -43,7 +43,7 @@ class RegistrationViewSet(viewsets.ModelViewSet):
     """
 
     serializer_class = RegistrationSerializer
-    queryset = Registration.objects.select_related("team").prefetch_related("setups")
+    queryset = Registration.objects.select_related("team", "source").prefetch_related("setups")
 
     def get_queryset(self):
         """Staff see every registration; anyone else, their teams' only."""

@@ -18,6 +18,7 @@ from django.db import models
 from channels.messages import template_problems
 from channels.registry import kind_for_model, label_for, module_for
 from notifier.events import EVENT_CHOICES, Event
+from registrations.sources import Source, source_default_pk
 
 # CodeDeploy's own limits: application names are 1-100 characters of letters, digits and
 # . _ + = , @ - (https://docs.aws.amazon.com/codedeploy/latest/userguide/limits.html); the
@@ -98,12 +99,18 @@ class EventsField(models.JSONField):
 
 
 class Registration(models.Model):
+    source = models.ForeignKey(
+        Source,
+        on_delete=models.PROTECT,
+        default=source_default_pk,
+        related_name="registrations",
+        help_text="The AWS account and region the application lives in. Only the default "
+        "source is polled today: registrations of other sources wait for per-source polling.",
+    )
     codedeploy_application_name = models.CharField(
         "CodeDeploy application name",
         max_length=APPLICATION_NAME_MAX,
-        unique=True,
         help_text="Exactly as it appears in the CodeDeploy console (case matters).",
-        error_messages={"unique": "This CodeDeploy application is registered already."},
     )
     team = models.ForeignKey(
         Group,
@@ -127,7 +134,15 @@ class Registration(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["codedeploy_application_name"]
+        ordering = ["codedeploy_application_name", "source"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "codedeploy_application_name"],
+                name="one_registration_per_source_and_application",
+                violation_error_message="This CodeDeploy application is registered already "
+                "in this source.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.codedeploy_application_name

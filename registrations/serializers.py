@@ -20,6 +20,7 @@ from channels.registry import API_KEYS, api_key, module_for
 from channels.secrets import secret_field_names
 from notifier.events import Event
 from registrations.models import Registration, application_name_problem, setup_count_problem
+from registrations.sources import Source, source_default
 from registrations.teams import application_name_taken
 
 COMMON_SETUP_FIELDS = ("id", "events", "enabled", "deployment_groups")
@@ -140,6 +141,18 @@ class RegistrationSerializer(serializers.ModelSerializer):
             "characters, CodeDeploy's limit",
         },
     )
+    source = serializers.SlugRelatedField(
+        slug_field="name",
+        queryset=Source.objects.all(),
+        required=False,
+        help_text="Name of the source (AWS account and region) the application lives in; "
+        "leave out for the default source.",
+        error_messages={
+            "does_not_exist": "source {value!r} does not exist: name one of the sources at "
+            "/api/sources/, or leave source out for the default source",
+            "null": "source must not be null: name a source, or leave it out for the default",
+        },
+    )
     team = serializers.SlugRelatedField(
         slug_field="name",
         queryset=Group.objects.all(),
@@ -158,6 +171,7 @@ class RegistrationSerializer(serializers.ModelSerializer):
         fields = (
             "id",
             "codedeploy_application_name",
+            "source",
             "team",
             "enabled",
             "deployment_groups",
@@ -166,23 +180,37 @@ class RegistrationSerializer(serializers.ModelSerializer):
             "updated_at",
         )
         read_only_fields = ("id", "created_at", "updated_at")
+        # (source, name) is unique: checked in validate() with words naming the field, not
+        # by DRF's UniqueTogetherValidator (which would make source required).
+        validators: list = []
 
     def validate_codedeploy_application_name(self, value: str) -> str:
         value = value.strip()
         problem = application_name_problem(value)
         if problem:
             raise serializers.ValidationError(problem)
-        request = self.context.get("request")
-        taken = application_name_taken(
-            name=value,
-            user=getattr(request, "user", None),
-            exclude_pk=self.instance.pk if self.instance is not None else None,
-        )
-        if taken:
-            raise serializers.ValidationError(taken)
         return value
 
+    def _taken_check(self, attrs) -> None:
+        instance = self.instance
+        name = attrs.get(
+            "codedeploy_application_name", getattr(instance, "codedeploy_application_name", None)
+        )
+        if name is None:
+            return
+        source = attrs.get("source") or (instance.source if instance else source_default())
+        request = self.context.get("request")
+        taken = application_name_taken(
+            name=name,
+            user=getattr(request, "user", None),
+            source=source,
+            exclude_pk=instance.pk if instance is not None else None,
+        )
+        if taken:
+            raise serializers.ValidationError({"codedeploy_application_name": [taken]})
+
     def validate(self, attrs):
+        self._taken_check(attrs)
         if self.instance is None and not attrs.get("setups"):
             raise serializers.ValidationError(
                 {

@@ -33,10 +33,13 @@ from registrations.models import (
     setup_count_problem,
 )
 from registrations.serializers import registration_document
+from registrations.sources import Source, source_default
 from registrations.storage import (
     RegistrationTable,
     registration_document_put,
     registration_documents_delete,
+    registration_item,
+    registration_key,
     registration_table,
 )
 
@@ -110,14 +113,25 @@ def _limits_check(*, name: str | None, setups: list[SetupData]) -> None:
         raise ValidationError(errors)
 
 
-def registration_publish(*, registration: Registration, previous_name: str = "") -> None:
-    """Write the registration's document to DynamoDB (removing `previous_name`'s after a
-    rename); RegistrationStoreError if refused. No-op unless NOTIFIER_STORAGE=dynamodb.
-    Call it inside the transaction that saved the registration."""
+def registration_stored_key(*, source: Source, application: str) -> str:
+    """The registration's key in DynamoDB (registrations.storage.registration_key)."""
+    return registration_key(
+        source=source.name, application=application, is_default=source.is_default
+    )
+
+
+def registration_publish(*, registration: Registration, previous_key: str = "") -> None:
+    """Write the registration's document to DynamoDB (removing `previous_key`'s item after a
+    rename or a move to another source); RegistrationStoreError if refused. No-op unless
+    NOTIFIER_STORAGE=dynamodb. Call it inside the transaction that saved the registration."""
     if registration_table() is None:
         return
     registration_document_put(
-        document=registration_document(registration=registration), previous_name=previous_name
+        document=registration_document(registration=registration),
+        key=registration_stored_key(
+            source=registration.source, application=registration.codedeploy_application_name
+        ),
+        previous_key=previous_key,
     )
 
 
@@ -129,12 +143,14 @@ def registration_create(
     team: Group | None = None,
     enabled: bool = True,
     deployment_groups: str = "",
+    source: Source | None = None,
 ) -> Registration:
-    """Register an application with its notification setups (SetupsInvalid if any setup is
-    invalid, ValidationError for a name CodeDeploy refuses or too many setups; nothing is
-    saved then)."""
+    """Register an application of `source` (default: the default source) with its
+    notification setups (SetupsInvalid if any setup is invalid, ValidationError for a name
+    CodeDeploy refuses or too many setups; nothing is saved then)."""
     _limits_check(name=codedeploy_application_name, setups=setups)
     registration = Registration.objects.create(
+        source=source or source_default(),
         codedeploy_application_name=codedeploy_application_name,
         team=team,
         enabled=enabled,
@@ -156,14 +172,16 @@ def registration_update(
     with them (a setup's "id" keeps and updates that setup)."""
     if setups is not None:
         _limits_check(name=None, setups=setups)
-    previous_name = registration.codedeploy_application_name
+    previous_key = registration_stored_key(
+        source=registration.source, application=registration.codedeploy_application_name
+    )
     for name, value in fields.items():
         setattr(registration, name, value)
     registration.full_clean(exclude=["team"])
     registration.save()
     if setups is not None:
         _setups_save(registration=registration, setups=setups, replace=True)
-    registration_publish(registration=registration, previous_name=previous_name)
+    registration_publish(registration=registration, previous_key=previous_key)
     return registration
 
 
@@ -172,9 +190,12 @@ def registration_delete(*, registrations: Iterable[Registration]) -> int:
     """Delete these registrations with their setups, and their DynamoDB documents, all or
     none. Returns how many were deleted."""
     rows = list(registrations)
-    names = [r.codedeploy_application_name for r in rows]
+    keys = [
+        registration_stored_key(source=r.source, application=r.codedeploy_application_name)
+        for r in rows
+    ]
     Registration.objects.filter(pk__in=[r.pk for r in rows]).delete()
-    registration_documents_delete(applications=names)
+    registration_documents_delete(keys=keys)
     return len(rows)
 
 
@@ -208,9 +229,11 @@ def registrations_sync(*, dry_run: bool = False) -> SyncReport:
     table = RegistrationTable()  # the command names DynamoDB's table, whatever the store
     stored = table.documents()
     report = SyncReport()
-    for registration in Registration.objects.prefetch_related("setups"):
-        name = registration.codedeploy_application_name
-        document = registration_document(registration=registration)
+    for registration in Registration.objects.select_related("source").prefetch_related("setups"):
+        name = registration_stored_key(
+            source=registration.source, application=registration.codedeploy_application_name
+        )
+        document = registration_item(registration_document(registration=registration), key=name)
         before = stored.pop(name, None)
         if before is None:
             report.added.append(name)

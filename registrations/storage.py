@@ -2,8 +2,11 @@
 service kept them (NOTIFIER_STORAGE=dynamodb only).
 
 The table is NOTIFIER_DYNAMODB_TABLE_PREFIX + "registrations", keyed by
-`codedeploy_application_name`; each item is the registration's REST document with its
-nulls kept. `registration_table()` is the one place that decides whether there is one.
+`codedeploy_application_name`; each item is the registration's REST document (with its
+`source`) and its nulls kept. The key is the bare application name for the default source, so
+items stored before sources existed stay valid, and `<source>/<application>` for any other
+source (`registration_key`), so the same name in two accounts is two items.
+`registration_table()` is the one place that decides whether there is one.
 """
 
 from __future__ import annotations
@@ -30,6 +33,16 @@ TABLES: dict[str, dict[str, Any]] = {
 _serializer = TypeSerializer()
 
 
+def registration_key(*, source: str, application: str, is_default: bool) -> str:
+    """A registration's key in the table: see the module's docstring."""
+    return application if is_default else f"{source}/{application}"
+
+
+def registration_item(document: dict[str, Any], *, key: str) -> dict[str, Any]:
+    """The document as the table holds it: its key in `codedeploy_application_name`."""
+    return {**document, KEY: key}
+
+
 class RegistrationTable:
     """The registrations table in DynamoDB. Failures raise notifier's StorageError."""
 
@@ -39,10 +52,12 @@ class RegistrationTable:
         self.name = f"{self.prefix}{SUFFIX}"
 
     @guarded
-    def put(self, document: dict[str, Any], *, replacing: str = "") -> None:
-        """Store a registration's document (keyed by its application name); `replacing`
-        names an old key to remove in the same transaction (a rename)."""
-        values = json.loads(json.dumps(document), parse_float=Decimal)
+    def put(self, document: dict[str, Any], *, key: str = "", replacing: str = "") -> None:
+        """Store a registration's document under `key` (default: its application name);
+        `replacing` names an old key to remove in the same transaction (a rename or a move
+        to another source)."""
+        item = registration_item(document, key=key or document[KEY])
+        values = json.loads(json.dumps(item), parse_float=Decimal)
         item = {k: _serializer.serialize(v) for k, v in values.items()}  # nulls kept
         if not replacing:
             self.client.put_item(TableName=self.name, Item=item)
@@ -71,7 +86,7 @@ class RegistrationTable:
 
     @guarded
     def documents(self) -> dict[str, dict[str, Any]]:
-        """application name -> the stored document, for every registration in the table."""
+        """key -> the stored document, for every registration in the table."""
         return {values[KEY]: values for values in scan(self.client, self.name)}
 
     def table_ensure(self) -> list[str]:
@@ -89,17 +104,19 @@ class RegistrationStoreError(Exception):
     """DynamoDB refused a registration write; the Django change was rolled back."""
 
 
-def registration_document_put(*, document: dict[str, Any], previous_name: str = "") -> None:
-    """Write a registration's document (and, when it was renamed, remove the old name's, in
-    the same DynamoDB transaction); RegistrationStoreError if refused. No-op without a
-    registrations table. Call it inside the request's transaction."""
+def registration_document_put(
+    *, document: dict[str, Any], key: str, previous_key: str = ""
+) -> None:
+    """Write a registration's document under `key` (and, when its key changed, remove the
+    old key's item, in the same DynamoDB transaction); RegistrationStoreError if refused.
+    No-op without a registrations table. Call it inside the request's transaction."""
     table = registration_table()
     if table is None:
         return
     name = document[KEY]
-    renamed = previous_name if previous_name != name else ""
+    renamed = previous_key if previous_key != key else ""
     try:
-        table.put(document, replacing=renamed)
+        table.put(document, key=key, replacing=renamed)
     except StorageError as exc:
         raise RegistrationStoreError(
             f"{name!r} was not saved: DynamoDB refused to store the registration, so nothing "
@@ -107,16 +124,16 @@ def registration_document_put(*, document: dict[str, Any], previous_name: str = 
         ) from exc
 
 
-def registration_documents_delete(*, applications: list[str]) -> None:
-    """Remove these registrations' documents, all or none; RegistrationStoreError if refused.
-    No-op without a registrations table. Call it inside the request's transaction."""
+def registration_documents_delete(*, keys: list[str]) -> None:
+    """Remove these registrations' documents (by key), all or none; RegistrationStoreError if
+    refused. No-op without a registrations table. Call it inside the request's transaction."""
     table = registration_table()
-    if table is None or not applications:
+    if table is None or not keys:
         return
     try:
-        table.delete(*applications)
+        table.delete(*keys)
     except StorageError as exc:
-        names = ", ".join(map(repr, applications))
+        names = ", ".join(map(repr, keys))
         raise RegistrationStoreError(
             f"{names} not deleted: DynamoDB refused to remove the registration, so nothing "
             f"was changed. Try again in a moment. ({exc})"

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 
 from registrations.models import Registration
+from registrations.sources import Source, source_default
 
 
 def user_edits_every_team(user) -> bool:
@@ -70,24 +71,31 @@ def team_for_save(*, user, team: Group | None, given: bool, current: Group | Non
     return team
 
 
-def application_name_taken(*, name: str, user, exclude_pk: int | None = None) -> str | None:
-    """Why `user` cannot register `name` because it is registered already, or None.
+def application_name_taken(
+    *, name: str, user, source: Source | None = None, exclude_pk: int | None = None
+) -> str | None:
+    """Why `user` cannot register `name` in `source` (default: the default source) because
+    it is registered there already, or None. The same name in another source is another
+    account's application, and free.
 
     Members of the owning team (and staff) learn which registration to update; anyone else
     learns only that another team has it, never that registration's id or team.
     """
-    clash = Registration.objects.filter(codedeploy_application_name=name)
+    source = source or source_default()
+    clash = Registration.objects.filter(codedeploy_application_name=name, source=source)
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)
     existing = clash.first()
     if existing is None:
         return None
+    # The single-account case reads as before; another source is named.
+    where = "" if source.is_default else f" in source {source.name!r}"
     if user is not None and registration_editable(user=user, registration=existing):
         return (
-            f"{name!r} is registered already (registration {existing.pk}); update that "
-            "registration instead"
+            f"{name!r} is registered already{where} (registration {existing.pk}); update "
+            "that registration instead"
         )
     return (
-        f"{name!r} is registered already by another team: ask that team, or staff, to add "
-        "your notifications to its registration"
+        f"{name!r} is registered already{where} by another team: ask that team, or staff, "
+        "to add your notifications to its registration"
     )

@@ -1,0 +1,111 @@
+"""The Sources admin: the AWS accounts and regions the service watches (staff only)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from channels.secrets import mask
+from registrations.sources import Source, SourceInUse, source_delete, source_identity_check
+
+HELP = (
+    "A source is an AWS account and region the service watches. <b>Own credentials</b>: the "
+    "credentials the service runs with (the default source uses them). <b>Role</b>: in the "
+    "watched account, create the role in <code>docs/source-role.json</code> (its trust "
+    "policy lets this service's principal call sts:AssumeRole, with your external id as a "
+    "condition; <code>docs/source-role.md</code> explains each part), then give its ARN here. "
+    "Saving checks which account the source acts in. Today only the default source is "
+    "polled: registrations of other sources stay quiet until per-source polling arrives."
+)
+
+
+class SourceForm(forms.ModelForm):
+    """The external id is never sent back to the browser: left empty, the stored one is
+    kept."""
+
+    class Meta:
+        model = Source
+        fields = ("name", "region", "credentials", "role_arn", "external_id", "enabled")
+        widgets = {"external_id": forms.PasswordInput(render_value=False)}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stored = self.instance.external_id if self.instance.pk else ""
+        field = self.fields["external_id"]
+        field.widget.attrs.update({"autocomplete": "off", "placeholder": mask(stored)})
+        if stored:
+            field.help_text = f"{field.help_text} Stored: {mask(stored)}."
+
+    def clean_external_id(self) -> str:
+        return self.cleaned_data.get("external_id") or (
+            self.instance.external_id if self.instance.pk else ""
+        )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("credentials") == Source.OWN:  # the hidden stored id goes with the role
+            data["external_id"] = ""
+        return data
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    form = SourceForm
+    list_display = ("name", "region", "credentials", "account_id", "enabled", "check_status")
+    list_filter = ("enabled", "credentials")
+    readonly_fields = ("account_id", "is_default", "last_checked", "check_status")
+    actions = ["check_now"]
+    fieldsets = [
+        (None, {"fields": ("name", "region", "enabled"), "description": HELP}),
+        ("Credentials", {"fields": ("credentials", "role_arn", "external_id")}),
+        (
+            "Identity check",
+            {"fields": ("account_id", "is_default", "last_checked", "check_status")},
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("name", *self.readonly_fields) if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_default:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description="Check")
+    def check_status(self, obj) -> str:
+        if obj is None or obj.last_checked is None:
+            return "not checked yet"
+        if obj.check_error:
+            return format_html('<span class="errornote">{}</span>', obj.check_error)
+        return f"OK: account {obj.account_id}"
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        self._check_report(request, source_identity_check(source=obj))
+
+    def _check_report(self, request, source: Source) -> None:
+        if source.check_error:
+            self.message_user(request, source.check_error, messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"source {source.name!r} acts in account {source.account_id}",
+                messages.SUCCESS,
+            )
+
+    @admin.action(description="Check now: which account each source acts in")
+    def check_now(self, request, queryset) -> None:
+        for source in queryset:
+            self._check_report(request, source_identity_check(source=source))
+
+    def delete_model(self, request, obj) -> None:
+        source_delete(source=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for source in queryset:
+            try:
+                source_delete(source=source)
+            except SourceInUse as exc:
+                self.message_user(request, f"{source.name} was kept: {exc}", messages.ERROR)
