@@ -8,11 +8,12 @@ registers an application over the REST API, moves 50 deployments to Succeeded at
 moments, and measures the time from each status change to New Relic's server receiving the
 marker. Then a signed-in user opens each history page once, the service is left to settle,
 and the memory of every process of the web app and the cluster is read from
-/proc/<pid>/smaps_rollup: PSS (each shared page counted once, split among the processes
-that map it) per process and summed, beside the RSS sum.
+/proc/<pid>/smaps_rollup, three times ten seconds apart (a polling loop is always at some
+point of its run), keeping the largest: PSS (each shared page counted once, split among
+the processes that map it) per process and summed, beside the RSS sum.
 
     .venv/bin/python bench/latency.py [--storage orm --storage dynamodb]
-        [--deployments 50] [--spread 60] [--settle 30]
+        [--deployments 50] [--spread 60] [--settle 30] [--samples 3]
 
 Extra environment for the service (e.g. NOTIFIER_WORKERS=3) is passed through, so a
 change can be measured without editing code.
@@ -66,8 +67,8 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
 
 
-def children(pid: int) -> list[int]:
-    """pid's direct children, oldest first."""
+def children(pid: int) -> list[tuple[int, int]]:
+    """(start time in clock ticks, pid) of pid's direct children, oldest first."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -80,7 +81,7 @@ def children(pid: int) -> list[int]:
         fields = stat.rsplit(")", 1)[1].split()
         if int(fields[1]) == pid and fields[0] != "Z":
             found.append((int(fields[19]), int(entry.name)))
-    return [child for _, child in sorted(found)]
+    return sorted(found)
 
 
 def cmdline(pid: int) -> str:
@@ -94,22 +95,29 @@ def roles(supervisor: int) -> list[tuple[str, int]]:
     """(role, pid) of every process of the web app and the cluster under run_service.
 
     gunicorn: the arbiter and its workers. qcluster: the command's own process, its
-    sentinel, and the sentinel's children, which django-q2 starts in this order: the
-    workers, the monitor, the pusher (django_q/cluster.py, Sentinel.spawn_cluster).
+    sentinel, and the sentinel's children. django-q2 starts those in one batch — the
+    workers, then the monitor, then the pusher (django_q/cluster.py,
+    Sentinel.spawn_cluster) — and replaces a recycled worker later, so the monitor and
+    the pusher are the last two of the children started within a second of the first.
     """
     found = []
-    for child in children(supervisor):
+    for _, child in children(supervisor):
         if "gunicorn" in cmdline(child):
             found.append(("gunicorn arbiter", child))
-            found += [("gunicorn worker", worker) for worker in children(child)]
+            found += [("gunicorn worker", worker) for _, worker in children(child)]
         elif "qcluster" in cmdline(child):
             found.append(("qcluster (parent)", child))
-            for sentinel in children(child):
+            for _, sentinel in children(child):
                 found.append(("qcluster sentinel", sentinel))
                 pool = children(sentinel)
-                names = [f"qcluster worker {n + 1}" for n in range(len(pool) - 2)]
-                names += ["qcluster monitor", "qcluster pusher"]
-                found += list(zip(names, pool, strict=False))
+                if not pool:
+                    continue
+                ticks = os.sysconf("SC_CLK_TCK")
+                batch = [p for started, p in pool if started - pool[0][0] <= ticks]
+                monitor, pusher = batch[-2:]
+                workers = [p for _, p in pool if p not in (monitor, pusher)]
+                found += [(f"qcluster worker {n + 1}", p) for n, p in enumerate(workers)]
+                found += [("qcluster monitor", monitor), ("qcluster pusher", pusher)]
     return found
 
 
@@ -156,6 +164,7 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     memory: list[tuple[str, int, int, int]] = field(default_factory=list)  # role, pid, rss, pss
     supervisor: tuple[int, int] = (0, 0)
+    totals: list[int] = field(default_factory=list)  # PSS kB of each sample
 
     @property
     def ok(self) -> bool:
@@ -284,7 +293,15 @@ def run_once(
 
         print(f"[{storage}] letting the service settle for {args.settle:g} s ...", flush=True)
         time.sleep(args.settle)
-        result.memory = [(role, pid, *memory_kb(pid)) for role, pid in roles(service.pid)]
+        # Steady state has a polling loop running at any moment, at some point of its
+        # run: read several times and keep the largest total.
+        for sample in range(args.samples):
+            if sample:
+                time.sleep(args.sample_gap)
+            memory = [(role, pid, *memory_kb(pid)) for role, pid in roles(service.pid)]
+            result.totals.append(sum(m[3] for m in memory))
+            if result.totals[-1] == max(result.totals):
+                result.memory = memory
         result.supervisor = memory_kb(service.pid)
         return result
     finally:
@@ -312,6 +329,8 @@ def report(result: Result) -> None:
             f"p99 {percentile(latencies, 99):.2f}  max {max(latencies):.2f}  "
             f"mean {statistics.mean(latencies):.2f}"
         )
+    samples = ", ".join(f"{total / 1024:.0f}" for total in result.totals)
+    print(f"PSS of web + cluster in each sample (MB): {samples}; the largest:")
     print(f"{'process':<22}{'pid':>8}{'RSS MB':>9}{'PSS MB':>9}")
     for role, pid, rss, pss in result.memory:
         print(f"{role:<22}{pid:>8}{rss / 1024:>9.1f}{pss / 1024:>9.1f}")
@@ -355,6 +374,10 @@ def main() -> int:
     )
     parser.add_argument(
         "--settle", type=float, default=30.0, help="seconds to wait before reading memory"
+    )
+    parser.add_argument("--samples", type=int, default=3, help="memory readings to take")
+    parser.add_argument(
+        "--sample-gap", type=float, default=10.0, help="seconds between memory readings"
     )
     args = parser.parse_args()
 
