@@ -27,7 +27,6 @@ from django.db import transaction
 
 from channels.registry import api_key, module_for
 from registrations.models import NotificationSetup, Registration
-from registrations.serializers import registration_document
 from registrations.storage import (
     RegistrationTable,
     registration_document_put,
@@ -93,6 +92,17 @@ def _setups_save(*, registration: Registration, setups: list[SetupData], replace
     getattr(registration, "_prefetched_objects_cache", {}).pop("setups", None)
 
 
+def _registration_document(*, registration: Registration) -> dict[str, Any]:
+    # Imported here, not at the top, for memory only (no cycle: the serializers never
+    # import this module). They bring in Django REST framework's serializers,
+    # drf-spectacular and, through DRF's optional PostgreSQL fields, psycopg: ~16 MB that
+    # every process loading the admin (all of the cluster's, run_service) would carry,
+    # while only the web app and the sync command write documents. docs/performance.md.
+    from registrations.serializers import registration_document
+
+    return registration_document(registration=registration)
+
+
 def registration_publish(*, registration: Registration, previous_name: str = "") -> None:
     """Write the registration's document to DynamoDB (removing `previous_name`'s after a
     rename); RegistrationStoreError if refused. No-op unless NOTIFIER_STORAGE=dynamodb.
@@ -100,7 +110,7 @@ def registration_publish(*, registration: Registration, previous_name: str = "")
     if registration_table() is None:
         return
     registration_document_put(
-        document=registration_document(registration=registration), previous_name=previous_name
+        document=_registration_document(registration=registration), previous_name=previous_name
     )
 
 
@@ -189,7 +199,7 @@ def registrations_sync(*, dry_run: bool = False) -> SyncReport:
     report = SyncReport()
     for registration in Registration.objects.prefetch_related("setups"):
         name = registration.codedeploy_application_name
-        document = registration_document(registration=registration)
+        document = _registration_document(registration=registration)
         before = stored.pop(name, None)
         if before is None:
             report.added.append(name)
