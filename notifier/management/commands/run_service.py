@@ -37,6 +37,14 @@ def gunicorn_command(*, host: str, port: str) -> list[str]:
     ]
 
 
+def cluster_command() -> list[str]:
+    """The django-q2 cluster, without the system checks run_service has just run. Checks
+    import the URLconf (every view, the REST API, the schema generator) into the cluster's
+    first process, which all the others are forked from, and the cluster needs none of it.
+    docs/performance.md, "Memory"."""
+    return [sys.executable, "manage.py", "qcluster", "--skip-checks"]
+
+
 class Command(BaseCommand):
     help = (
         "Run the whole service in the foreground: the web app (gunicorn, static files by "
@@ -51,7 +59,7 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         processes = {
             "web": subprocess.Popen(gunicorn_command(host=host, port=port), env=child_env()),
-            "cluster": subprocess.Popen([sys.executable, "manage.py", "qcluster"], env=child_env()),
+            "cluster": subprocess.Popen(cluster_command(), env=child_env()),
         }
         self.stdout.write(
             f"CodeDeploy Notifier is running: http://{host}:{port}/ "
