@@ -381,6 +381,8 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    # Stopped with SIGTERM: unwind, so each run's `finally` stops its service.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     keys = bench_keys(Path(tempfile.mkdtemp(prefix="latency-keys-")))
     moto = MotoServer()
     apply_env(moto.env)
