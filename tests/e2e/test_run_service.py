@@ -165,7 +165,7 @@ def environ(pid: int) -> dict[str, str]:
     return dict(pair.decode().split("=", 1) for pair in pairs if b"=" in pair)
 
 
-def test_it_runs_the_web_app_and_the_cluster_with_two_malloc_arenas(run_service):
+def test_it_runs_the_web_app_and_the_cluster_with_lean_malloc_settings(run_service):
     process, base, log_path = run_service
     children = wait_until(
         lambda: (found := child_processes(process.pid)).keys() == {"web", "cluster"} and found,
@@ -174,13 +174,16 @@ def test_it_runs_the_web_app_and_the_cluster_with_two_malloc_arenas(run_service)
     )
     for pid in children.values():
         assert environ(pid)["MALLOC_ARENA_MAX"] == "2"
+        assert environ(pid)["MALLOC_MMAP_THRESHOLD_"] == "131072"
 
 
-def test_an_operators_malloc_arena_max_wins(tmp_path, monkeypatch):
+def test_an_operators_malloc_settings_win(tmp_path, monkeypatch):
     from notifier.management.commands.run_service import child_env
 
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
     assert child_env()["MALLOC_ARENA_MAX"] == "4"
+    assert child_env()["MALLOC_MMAP_THRESHOLD_"] == "65536"
     monkeypatch.delenv("MALLOC_ARENA_MAX")
     assert child_env()["MALLOC_ARENA_MAX"] == "2"
 

@@ -15,12 +15,15 @@ GUNICORN_OPTIONS = ["--workers", "1", "--threads", "8", "--graceful-timeout", "1
 
 
 def child_env() -> dict[str, str]:
-    """The web app's and the cluster's environment: run_service's own, plus at most two
-    glibc malloc arenas per process (an operator's MALLOC_ARENA_MAX wins). glibc gives each
-    thread that allocates at once an arena of its own, up to 8 per core, and keeps their
-    freed pages; gunicorn's 8 threads and the cluster's threads need no more than two.
-    docs/performance.md, "Memory"."""
-    return {"MALLOC_ARENA_MAX": "2", **os.environ}
+    """The web app's and the cluster's environment: run_service's own, plus two glibc
+    malloc settings (an operator's values win). MALLOC_ARENA_MAX=2: glibc gives each thread
+    that allocates at once an arena of its own, up to 8 per core, and keeps their freed
+    pages; gunicorn's 8 threads and the cluster's threads need no more than two.
+    MALLOC_MMAP_THRESHOLD_=131072: blocks of 128 KiB or more (botocore's parsed models,
+    response bodies) are mapped on their own and given back when freed, instead of glibc
+    raising the threshold after the first such free and keeping them in the heap
+    (mallopt(3), M_MMAP_THRESHOLD). docs/performance.md, "Memory"."""
+    return {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072", **os.environ}
 
 
 def gunicorn_command(*, host: str, port: str) -> list[str]:
