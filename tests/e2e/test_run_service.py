@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from notifier.management.commands.run_service import child_env
 from tests.support.processes import ROOT, service_env, wait_until
 from tests.support.services import free_port
 
@@ -177,9 +178,7 @@ def test_it_runs_the_web_app_and_the_cluster_with_lean_malloc_settings(run_servi
         assert environ(pid)["MALLOC_MMAP_THRESHOLD_"] == "131072"
 
 
-def test_an_operators_malloc_settings_win(tmp_path, monkeypatch):
-    from notifier.management.commands.run_service import child_env
-
+def test_an_operators_malloc_settings_win(monkeypatch):
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
     assert child_env()["MALLOC_ARENA_MAX"] == "4"
