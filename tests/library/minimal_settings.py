@@ -7,7 +7,8 @@ import os
 
 from notifier.defaults import ENGINE_SETTINGS
 
-SECRET_KEY = "library-test-only"
+# The test run made both keys (tests/settings.py) and this process inherits them.
+SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
 USE_TZ = True
 INSTALLED_APPS = [
     "django.contrib.auth",  # a registration's team is a Group
@@ -22,4 +23,5 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 globals().update(ENGINE_SETTINGS)
+NOTIFIER_ENCRYPTION_KEY = os.environ["NOTIFIER_ENCRYPTION_KEY"]
 NOTIFIER_URL_ALLOWLIST = ["127.0.0.1"]  # the test's webhook receiver is on loopback
