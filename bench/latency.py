@@ -1,12 +1,22 @@
 """Notification latency and memory of the running service.
 
-Starts the service as `make run` does (gunicorn + qcluster, SQLite, ORM store) with
-NOTIFIER_POLL_INTERVAL=1 against moto's CodeDeploy and a local New Relic, registers an
-application over the REST API, moves 50 deployments to Succeeded at random moments, and
-measures the time from each status change to New Relic's server receiving the marker.
-Then prints the resident memory of the web and cluster processes together.
+Starts the service exactly as `make run` does — `manage.py run_service` with
+NOTIFIER_HTTPS=false, which supervises gunicorn (the web app) and the django-q2 cluster —
+with NOTIFIER_POLL_INTERVAL=1, against moto's CodeDeploy and a local New Relic. For each
+store backend asked for (the ORM on a fresh SQLite file; DynamoDB on moto's server) it
+registers an application over the REST API, moves 50 deployments to Succeeded at random
+moments, and measures the time from each status change to New Relic's server receiving the
+marker. Then a signed-in user opens each history page once, the service is left to settle,
+and the memory of every process of the web app and the cluster is read from
+/proc/<pid>/smaps_rollup, three times ten seconds apart (a polling loop is always at some
+point of its run), keeping the largest: PSS (each shared page counted once, split among
+the processes that map it) per process and summed, beside the RSS sum.
 
-    .venv/bin/python bench/latency.py [--deployments 50] [--spread 60]
+    .venv/bin/python bench/latency.py [--storage orm --storage dynamodb]
+        [--deployments 50] [--spread 60] [--settle 30] [--samples 3]
+
+Extra environment for the service (e.g. NOTIFIER_WORKERS=3) is passed through, so a
+change can be measured without editing code.
 """
 
 from __future__ import annotations
@@ -14,21 +24,40 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import requests  # noqa: E402
 from pytest_httpserver import HTTPServer  # noqa: E402
 
-from notifier.management.commands.run_service import gunicorn_command  # noqa: E402
 from tests.support.aws import FakeCodeDeploy, MotoServer, apply_env  # noqa: E402
 from tests.support.newrelic import API_KEY, FakeNewRelic  # noqa: E402
+
+# The pages a signed-in user opens once before memory is read: what the web app loads
+# in steady use, not just after start-up. {deployment} and {application} are filled in.
+PAGES = [
+    "/",
+    "/deployments/{deployment}/",
+    "/applications/{application}/",
+    "/dashboard/",
+    "/status/",
+    "/admin/",
+    "/admin/registrations/registration/",
+    "/api/registrations/",
+    "/api/docs/",
+    "/api/schema/",
+]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -38,18 +67,57 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
 
 
-def tree(pid: int) -> list[int]:
-    """pid and all its descendants."""
-    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
-    children: dict[int, list[int]] = {}
-    for line in out.splitlines():
-        child, parent = map(int, line.split())
-        children.setdefault(parent, []).append(child)
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
+def children(pid: int) -> list[tuple[int, int]]:
+    """(start time in clock ticks, pid) of pid's direct children, oldest first."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ... starttime is field 22: split after comm's ")".
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append((int(fields[19]), int(entry.name)))
+    return sorted(found)
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def roles(supervisor: int) -> list[tuple[str, int]]:
+    """(role, pid) of every process of the web app and the cluster under run_service.
+
+    gunicorn: the arbiter and its workers. qcluster: the command's own process, its
+    sentinel, and the sentinel's children. django-q2 starts those in one batch — the
+    workers, then the monitor, then the pusher (django_q/cluster.py,
+    Sentinel.spawn_cluster) — and replaces a recycled worker later, so the monitor and
+    the pusher are the last two of the children started within a second of the first.
+    """
+    found = []
+    for _, child in children(supervisor):
+        if "gunicorn" in cmdline(child):
+            found.append(("gunicorn arbiter", child))
+            found += [("gunicorn worker", worker) for _, worker in children(child)]
+        elif "qcluster" in cmdline(child):
+            found.append(("qcluster (parent)", child))
+            for _, sentinel in children(child):
+                found.append(("qcluster sentinel", sentinel))
+                pool = children(sentinel)
+                if not pool:
+                    continue
+                ticks = os.sysconf("SC_CLK_TCK")
+                batch = [p for started, p in pool if started - pool[0][0] <= ticks]
+                monitor, pusher = batch[-2:]
+                workers = [p for _, p in pool if p not in (monitor, pusher)]
+                found += [(f"qcluster worker {n + 1}", p) for n, p in enumerate(workers)]
+                found += [("qcluster monitor", monitor), ("qcluster pusher", pusher)]
     return found
 
 
@@ -57,40 +125,85 @@ def memory_kb(pid: int) -> tuple[int, int]:
     """(RSS, PSS) in kB; PSS shares pages between the processes that map them."""
     rss = pss = 0
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1])
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
                 pss = int(line.split()[1])
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         pass
     return rss, pss
 
 
-def main() -> int:
-    import logging
+def serialise_moto_writes() -> None:
+    """One lock around moto's DynamoDB item writes, which DynamoDB applies atomically (as
+    tests/support/dynamodb.py does; that module needs Django, which this process does not
+    set up)."""
+    import functools
+    import threading
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--deployments", type=int, default=50)
-    parser.add_argument(
-        "--spread", type=float, default=60.0, help="seconds over which the deployments finish"
-    )
-    args = parser.parse_args()
+    from moto.dynamodb.models import DynamoDBBackend
 
-    moto = MotoServer()
-    apply_env(moto.env)
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        method = getattr(DynamoDBBackend, name)
+
+        def locked(self, *args, _method=method, **kwargs):
+            with lock:
+                return _method(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, functools.wraps(method)(locked))
+
+
+@dataclass
+class Result:
+    storage: str
+    delivered: int = 0
+    expected: int = 0
+    duplicates: int = 0
+    latencies: list[float] = field(default_factory=list)
+    memory: list[tuple[str, int, int, int]] = field(default_factory=list)  # role, pid, rss, pss
+    supervisor: tuple[int, int] = (0, 0)
+    totals: list[int] = field(default_factory=list)  # PSS kB of each sample
+
+    @property
+    def ok(self) -> bool:
+        return self.delivered == self.expected and self.duplicates == 0
+
+
+def sign_in(base: str, username: str, password: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(f"{base}/login/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    session.post(
+        f"{base}/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+        headers={"Referer": f"{base}/login/"},
+        timeout=10,
+    ).raise_for_status()
+    return session
+
+
+def run_once(
+    storage: str, *, moto: MotoServer, args: argparse.Namespace, keys: dict[str, str]
+) -> Result:
+    result = Result(storage=storage, expected=args.deployments)
+    moto.reset()
     http = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     http.start()
     newrelic = FakeNewRelic(http)
     newrelic.add_application("storefront-web")
-    workdir = Path(tempfile.mkdtemp(prefix="latency-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"latency-{storage}-"))
     port = 8000 + random.randint(100, 800)
+    base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         **moto.env,
+        **keys,
         "NOTIFIER_VAR_DIR": str(workdir),
+        "DJANGO_STATIC_ROOT": str(workdir / "static"),
+        "NOTIFIER_STORAGE": storage,
+        "NOTIFIER_DYNAMODB_TABLE_PREFIX": f"bench-{uuid.uuid4().hex[:8]}-",
         "NOTIFIER_POLL_INTERVAL": "1",
         "NEW_RELIC_API_URL": newrelic.url,
         "NEW_RELIC_API_KEY": API_KEY,
@@ -99,6 +212,7 @@ def main() -> int:
         "NOTIFIER_HTTPS": "false",
     }
     env.pop("DATABASE_URL", None)
+    env.pop("AUDIT_DATABASE_URL", None)
     manage = [sys.executable, "manage.py"]
 
     def run(*command: str) -> str:
@@ -106,34 +220,34 @@ def main() -> int:
             [*manage, *command], cwd=ROOT, env=env, check=True, capture_output=True, text=True
         ).stdout
 
-    print("preparing a fresh database ...", flush=True)
+    print(f"\n[{storage}] preparing a fresh database ...", flush=True)
     run("migrate", "--noinput")
+    if storage == "dynamodb":
+        run("dynamodb_create_tables")
     run("ensure_schedule", "--start-now")
     run("createsuperuser", "--noinput", "--username", "bench", "--email", "bench@example.com")
     token = run("drf_create_token", "bench").split()[2]
 
     log = open(workdir / "service.log", "wb")  # noqa: SIM115
-    web = subprocess.Popen(
-        gunicorn_command(host="127.0.0.1", port=str(port)),
+    service = subprocess.Popen(
+        [*manage, "run_service", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
-    )
-    cluster = subprocess.Popen(
-        [*manage, "qcluster"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        start_new_session=True,
     )
     try:
-        import requests
-
-        for _ in range(100):
+        for _ in range(600):
             try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+                requests.get(f"{base}/healthz", timeout=5)
                 break
             except (requests.ConnectionError, requests.Timeout):
+                if service.poll() is not None:
+                    raise SystemExit((workdir / "service.log").read_text()) from None
                 time.sleep(0.1)
         response = requests.post(
-            f"http://127.0.0.1:{port}/registrations",
+            f"{base}/registrations",
             headers={"Authorization": f"Token {token}"},
             json={
                 "codedeploy_application_name": "storefront",
@@ -149,7 +263,7 @@ def main() -> int:
         ids = [codedeploy.deploy("storefront", commit=f"{n:040x}") for n in range(args.deployments)]
         for deployment_id in ids:
             codedeploy.move(deployment_id, "InProgress")
-        print(f"{len(ids)} deployments in progress; letting the poller see them ...", flush=True)
+        print(f"[{storage}] {len(ids)} deployments in progress ...", flush=True)
         time.sleep(5)
 
         finish_at = sorted((random.uniform(0, args.spread), d) for d in ids)
@@ -163,45 +277,125 @@ def main() -> int:
         while time.monotonic() < deadline and len(newrelic.markers) < len(ids):
             time.sleep(0.1)
 
-        received = {}
+        received: dict[str, list[float]] = {}
         for marker in newrelic.markers:
             description = marker["body"]["deployment"]["description"]
             deployment_id = description.split(" deployment ")[1].split()[0]
             received.setdefault(deployment_id, []).append(marker["received"])
-        latencies = [received[d][0] - changed[d] for d in ids if d in received]
-        duplicates = sum(len(v) - 1 for v in received.values())
+        result.latencies = [received[d][0] - changed[d] for d in ids if d in received]
+        result.delivered = len(result.latencies)
+        result.duplicates = sum(len(v) - 1 for v in received.values())
 
-        processes = tree(web.pid) + tree(cluster.pid)
-        rss = pss = 0
-        for pid in processes:
-            r, p = memory_kb(pid)
-            rss, pss = rss + r, pss + p
+        session = sign_in(base, "bench", "bench-password")
+        for page in PAGES:
+            path = page.format(deployment=ids[0], application="storefront")
+            session.get(f"{base}{path}", timeout=60).raise_for_status()
 
-        print(f"\nmarkers: {len(latencies)}/{len(ids)} delivered, {duplicates} duplicate(s)")
-        if latencies:
-            print(
-                "latency from status change to marker received (s): "
-                f"p50 {percentile(latencies, 50):.2f}  p95 {percentile(latencies, 95):.2f}  "
-                f"p99 {percentile(latencies, 99):.2f}  max {max(latencies):.2f}  "
-                f"mean {statistics.mean(latencies):.2f}"
-            )
-        print(
-            f"memory of web + cluster ({len(processes)} processes): RSS {rss / 1024:.0f} MB, "
-            f"PSS {pss / 1024:.0f} MB"
-        )
-        ok = len(latencies) == len(ids) and duplicates == 0
-        return 0 if ok else 1
+        print(f"[{storage}] letting the service settle for {args.settle:g} s ...", flush=True)
+        time.sleep(args.settle)
+        # Steady state has a polling loop running at any moment, at some point of its
+        # run: read several times and keep the largest total.
+        for sample in range(args.samples):
+            if sample:
+                time.sleep(args.sample_gap)
+            memory = [(role, pid, *memory_kb(pid)) for role, pid in roles(service.pid)]
+            result.totals.append(sum(m[3] for m in memory))
+            if result.totals[-1] == max(result.totals):
+                result.memory = memory
+        result.supervisor = memory_kb(service.pid)
+        return result
     finally:
-        for process in (web, cluster):
-            process.terminate()
-        for process in (web, cluster):
+        if service.poll() is None:
+            service.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout=15)
+                service.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(service.pid, signal.SIGKILL)
+                service.wait()
         log.close()
         http.stop()
+
+
+def report(result: Result) -> None:
+    print(f"\n== {result.storage} ==")
+    print(
+        f"markers: {result.delivered}/{result.expected} delivered, {result.duplicates} duplicate(s)"
+    )
+    latencies = result.latencies
+    if latencies:
+        print(
+            "latency from status change to marker received (s): "
+            f"p50 {percentile(latencies, 50):.2f}  p95 {percentile(latencies, 95):.2f}  "
+            f"p99 {percentile(latencies, 99):.2f}  max {max(latencies):.2f}  "
+            f"mean {statistics.mean(latencies):.2f}"
+        )
+    samples = ", ".join(f"{total / 1024:.0f}" for total in result.totals)
+    print(f"PSS of web + cluster in each sample (MB): {samples}; the largest:")
+    print(f"{'process':<22}{'pid':>8}{'RSS MB':>9}{'PSS MB':>9}")
+    for role, pid, rss, pss in result.memory:
+        print(f"{role:<22}{pid:>8}{rss / 1024:>9.1f}{pss / 1024:>9.1f}")
+    rss = sum(m[2] for m in result.memory)
+    pss = sum(m[3] for m in result.memory)
+    print(
+        f"memory of web + cluster ({len(result.memory)} processes): "
+        f"RSS {rss / 1024:.0f} MB summed, PSS {pss / 1024:.0f} MB"
+    )
+    print(
+        f"(run_service, the supervisor `make run` adds: RSS {result.supervisor[0] / 1024:.0f} "
+        f"MB, PSS {result.supervisor[1] / 1024:.0f} MB)"
+    )
+
+
+def bench_keys(workdir: Path) -> dict[str, str]:
+    """The service's keys: the caller's (`make bench` sets NOTIFIER_KEYS_FILE), else fresh."""
+    if os.environ.get("NOTIFIER_KEYS_FILE") or os.environ.get("NOTIFIER_ENCRYPTION_KEY"):
+        return {}
+    path = workdir / "keys.env"
+    subprocess.run(
+        [sys.executable, "manage.py", "generate_keys", "--file", str(path)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return {"NOTIFIER_KEYS_FILE": str(path)}
+
+
+def main() -> int:
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--storage", action="append", choices=["orm", "dynamodb"], help="default: both"
+    )
+    parser.add_argument("--deployments", type=int, default=50)
+    parser.add_argument(
+        "--spread", type=float, default=60.0, help="seconds over which the deployments finish"
+    )
+    parser.add_argument(
+        "--settle", type=float, default=30.0, help="seconds to wait before reading memory"
+    )
+    parser.add_argument("--samples", type=int, default=3, help="memory readings to take")
+    parser.add_argument(
+        "--sample-gap", type=float, default=10.0, help="seconds between memory readings"
+    )
+    args = parser.parse_args()
+
+    # Stopped with SIGTERM: unwind, so each run's `finally` stops its service.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    keys = bench_keys(Path(tempfile.mkdtemp(prefix="latency-keys-")))
+    moto = MotoServer()
+    apply_env(moto.env)
+    serialise_moto_writes()  # DynamoDB's conditional writes are atomic; make moto's so
+    results = []
+    try:
+        for storage in args.storage or ["orm", "dynamodb"]:
+            results.append(run_once(storage, moto=moto, args=args, keys=keys))
+    finally:
         moto.stop()
+    for result in results:
+        report(result)
+    return 0 if all(result.ok for result in results) else 1
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ from registrations.models import (
     application_name_problem,
     setup_count_problem,
 )
-from registrations.serializers import registration_document
 from registrations.sources import Source, source_default
 from registrations.storage import (
     RegistrationTable,
@@ -101,6 +100,17 @@ def _setups_save(*, registration: Registration, setups: list[SetupData], replace
     getattr(registration, "_prefetched_objects_cache", {}).pop("setups", None)
 
 
+def _registration_document(*, registration: Registration) -> dict[str, Any]:
+    # Imported here, not at the top, for memory only (no cycle: the serializers never
+    # import this module). They bring in Django REST framework's serializers,
+    # drf-spectacular and, through DRF's optional PostgreSQL fields, psycopg: ~16 MB that
+    # every process loading the admin (all of the cluster's, run_service) would carry,
+    # while only the web app and the sync command write documents. docs/performance.md.
+    from registrations.serializers import registration_document
+
+    return registration_document(registration=registration)
+
+
 def _limits_check(*, name: str | None, setups: list[SetupData]) -> None:
     """The same limits the API and the admin say first, for every other caller (the
     library): a name CodeDeploy allows, at most NOTIFIER_MAX_SETUPS_PER_REGISTRATION setups."""
@@ -127,7 +137,7 @@ def registration_publish(*, registration: Registration, previous_key: str = "") 
     if registration_table() is None:
         return
     registration_document_put(
-        document=registration_document(registration=registration),
+        document=_registration_document(registration=registration),
         key=registration_stored_key(
             source=registration.source, application=registration.codedeploy_application_name
         ),
@@ -233,7 +243,7 @@ def registrations_sync(*, dry_run: bool = False) -> SyncReport:
         name = registration_stored_key(
             source=registration.source, application=registration.codedeploy_application_name
         )
-        document = registration_item(registration_document(registration=registration), key=name)
+        document = registration_item(_registration_document(registration=registration), key=name)
         before = stored.pop(name, None)
         if before is None:
             report.added.append(name)

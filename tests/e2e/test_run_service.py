@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from notifier.management.commands.run_service import child_env
 from tests.support.processes import ROOT, service_env, wait_until
 from tests.support.services import free_port
 
@@ -138,3 +139,68 @@ def test_it_stops_everything_and_says_why_when_the_web_app_cannot_start(tmp_path
     assert result.returncode == 1
     assert "the web process exited with code 1; the service stopped" in result.stderr
     assert "stopped" in result.stdout
+
+
+def child_processes(pid: int) -> dict[str, int]:
+    """run_service's children by what they run: {"web": pid, "cluster": pid}."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) != pid:
+            continue
+        if b"gunicorn" in command:
+            found["web"] = int(entry.name)
+        elif b"qcluster" in command:
+            found["cluster"] = int(entry.name)
+    return found
+
+
+def environ(pid: int) -> dict[str, str]:
+    pairs = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(pair.decode().split("=", 1) for pair in pairs if b"=" in pair)
+
+
+def test_it_runs_the_web_app_and_the_cluster_with_lean_malloc_settings(run_service):
+    process, base, log_path = run_service
+    children = wait_until(
+        lambda: (found := child_processes(process.pid)).keys() == {"web", "cluster"} and found,
+        timeout=30,
+        what="run_service's web and cluster processes",
+    )
+    for pid in children.values():
+        assert environ(pid)["MALLOC_ARENA_MAX"] == "2"
+        assert environ(pid)["MALLOC_MMAP_THRESHOLD_"] == "131072"
+
+
+def test_an_operators_malloc_settings_win(monkeypatch):
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert child_env()["MALLOC_ARENA_MAX"] == "4"
+    assert child_env()["MALLOC_MMAP_THRESHOLD_"] == "65536"
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    assert child_env()["MALLOC_ARENA_MAX"] == "2"
+
+
+def test_the_cluster_does_not_load_the_web_apps_rest_api(run_service):
+    # run_service has run the system checks; the cluster skips them (they would import
+    # the URLconf: every view, the REST API, drf-spectacular's schema generator), and
+    # registrations.services loads the REST serializers only to write a document. The
+    # sign that neither happened: DRF's optional YAML renderer's C extension, which
+    # rest_framework.compat imports, is not mapped into the cluster's first process.
+    process, base, log_path = run_service
+    children = wait_until(
+        lambda: "cluster" in (found := child_processes(process.pid)) and found,
+        timeout=30,
+        what="run_service's cluster process",
+    )
+    web, cluster = children["web"], children["cluster"]
+    requests.get(f"{base}/api/docs/", timeout=10)  # the web app does load it
+    web_workers = [int(p) for p in Path(f"/proc/{web}/task/{web}/children").read_text().split()]
+    assert any("/yaml/_yaml" in Path(f"/proc/{pid}/maps").read_text() for pid in web_workers)
+    assert "/yaml/_yaml" not in Path(f"/proc/{cluster}/maps").read_text()

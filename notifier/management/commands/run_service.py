@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -22,6 +23,18 @@ def stop_wait_seconds() -> float:
     return settings.NOTIFIER_SEND_TIMEOUT + STOP_MARGIN_SECONDS
 
 
+def child_env() -> dict[str, str]:
+    """The web app's and the cluster's environment: run_service's own, plus two glibc
+    malloc settings (an operator's values win). MALLOC_ARENA_MAX=2: glibc gives each thread
+    that allocates at once an arena of its own, up to 8 per core, and keeps their freed
+    pages; gunicorn's 8 threads and the cluster's threads need no more than two.
+    MALLOC_MMAP_THRESHOLD_=131072: blocks of 128 KiB or more (botocore's parsed models,
+    response bodies) are mapped on their own and given back when freed, instead of glibc
+    raising the threshold after the first such free and keeping them in the heap
+    (mallopt(3), M_MMAP_THRESHOLD). docs/performance.md, "Memory"."""
+    return {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072", **os.environ}
+
+
 def gunicorn_command(*, host: str, port: str) -> list[str]:
     return [
         sys.executable,
@@ -34,6 +47,14 @@ def gunicorn_command(*, host: str, port: str) -> list[str]:
         "--access-logfile",
         "-",
     ]
+
+
+def cluster_command() -> list[str]:
+    """The django-q2 cluster, without the system checks run_service has just run. Checks
+    import the URLconf (every view, the REST API, the schema generator) into the cluster's
+    first process, which all the others are forked from, and the cluster needs none of it.
+    docs/performance.md, "Memory"."""
+    return [sys.executable, "manage.py", "qcluster", "--skip-checks"]
 
 
 class Command(BaseCommand):
@@ -49,8 +70,8 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: str, **options):
         call_command("collectstatic", interactive=False, verbosity=0)
         processes = {
-            "web": subprocess.Popen(gunicorn_command(host=host, port=port)),
-            "cluster": subprocess.Popen([sys.executable, "manage.py", "qcluster"]),
+            "web": subprocess.Popen(gunicorn_command(host=host, port=port), env=child_env()),
+            "cluster": subprocess.Popen(cluster_command(), env=child_env()),
         }
         self.stdout.write(
             f"CodeDeploy Notifier is running: http://{host}:{port}/ "
