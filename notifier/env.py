@@ -150,3 +150,25 @@ def email_from_url(url: str) -> dict:
         "EMAIL_USE_TLS": config["EMAIL_USE_TLS"],
         "EMAIL_USE_SSL": config["EMAIL_USE_SSL"],
     }
+
+
+def q_broker(url: str) -> dict[str, str]:
+    """Q_BROKER_URL -> django-q2's broker keys: Redis for a redis:// URL, else the database."""
+    if url.startswith(("redis://", "rediss://")):
+        return {"redis": url}
+    if url:
+        raise ImproperlyConfigured(
+            f"Q_BROKER_URL must be empty (the database broker) or a redis:// URL, not {url!r}"
+        )
+    return {"orm": "default"}
+
+
+def shared_cache(url: str) -> dict[str, str]:
+    """A cache every process and node shares: Redis when they share one already (the broker
+    `url`), else a table in their database (`migrate` creates it)."""
+    if url:
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    return {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "notifier_ratelimit",
+    }

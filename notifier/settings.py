@@ -21,6 +21,8 @@ from notifier.env import (
     envlist,
     envnumber,
     proxy_ssl_header,
+    q_broker,
+    shared_cache,
 )
 from notifier.keys import keys_load
 
@@ -329,27 +331,13 @@ Q_CLUSTER: dict = {
     # docs/performance.md, "Memory".
     "recycle": 1,
     "label": "Task queue",
+    **q_broker(Q_BROKER_URL),  # Redis for a redis:// URL, else the database
 }
-if Q_BROKER_URL.startswith(("redis://", "rediss://")):
-    Q_CLUSTER["redis"] = Q_BROKER_URL
-elif Q_BROKER_URL:
-    raise ImproperlyConfigured(
-        f"Q_BROKER_URL must be empty (the database broker) or a redis:// URL, not {Q_BROKER_URL!r}"
-    )
-else:
-    Q_CLUSTER["orm"] = "default"
 
 # --- caches ---------------------------------------------------------------------------------
 # `ratelimit` (notifier.ratelimit) is shared by every process and node: Redis when they share
 # one already (Q_BROKER_URL), else a table in their database. `default` stays per process.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "ratelimit": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": Q_BROKER_URL}
-        if Q_BROKER_URL
-        else {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "notifier_ratelimit",
-        }
-    ),
+    "ratelimit": shared_cache(Q_BROKER_URL),
 }
