@@ -24,12 +24,19 @@ from django.utils import timezone
 from notifier import codedeploy
 from notifier.dispatch import deliveries_create, setups_hearing
 from notifier.events import DeploymentEvent, events_for_transition, is_terminal
-from notifier.storage.base import DeliveryKey, PollState, StorageError, Store
+from notifier.storage.base import (
+    DEFAULT_SOURCE,
+    DeliveryKey,
+    PollState,
+    StorageError,
+    Store,
+    poll_lease_name,
+)
 from registrations.models import NotificationSetup, Registration, split_groups
 
 log = logging.getLogger(__name__)
 
-POLL_LEASE = "poller"
+POLL_LEASE = poll_lease_name(DEFAULT_SOURCE)  # the default source's
 
 
 @dataclass
