@@ -24,6 +24,7 @@ from django.utils import timezone
 from notifier import codedeploy
 from notifier.dispatch import deliveries_create, setups_hearing
 from notifier.events import DeploymentEvent, events_for_transition, is_terminal
+from notifier.sources import SourceConfig, SourceError
 from notifier.storage.base import (
     DEFAULT_SOURCE,
     DeliveryKey,
@@ -67,30 +68,30 @@ class CycleReport:
         return out
 
 
-def registrations_for(applications: set[str]) -> dict[str, Registration]:
-    """Enabled registrations of these applications in the default source (the only source
-    polled so far: another source's application of the same name is another account's, and
-    stays quiet until per-source polling), with their setups, in two queries."""
+def registrations_for(
+    applications: set[str], *, source: str = DEFAULT_SOURCE
+) -> dict[str, Registration]:
+    """Enabled registrations of these applications in the enabled source named `source`
+    (another source's application of the same name is another account's or region's), with
+    their setups, in two queries."""
     if not applications:
         return {}
     rows = Registration.objects.filter(
         enabled=True,
-        source__is_default=True,
+        source__name=source,
         source__enabled=True,
         codedeploy_application_name__in=applications,
     ).prefetch_related(Prefetch("setups", queryset=NotificationSetup.objects.order_by("id")))
     return {r.codedeploy_application_name: r for r in rows}
 
 
-def _list_ids(client: Any, *, start: datetime, end: datetime) -> list[str]:
+def _list_ids(client: Any, *, start: datetime, end: datetime, source: str) -> list[str]:
     if settings.NOTIFIER_POLL_MODE == "account":
         return codedeploy.list_deployment_ids(client, created_after=start, created_before=end)
     # Per-group mode, for IAM policies that forbid account-wide listing: one listing per
-    # deployment group of each enabled registration of the default source.
+    # deployment group of each enabled registration of this source.
     ids: list[str] = []
-    polled = Registration.objects.filter(
-        enabled=True, source__is_default=True, source__enabled=True
-    )
+    polled = Registration.objects.filter(enabled=True, source__name=source, source__enabled=True)
     for registration in polled:
         app = registration.codedeploy_application_name
         groups = split_groups(registration.deployment_groups) or codedeploy.list_deployment_groups(
@@ -194,31 +195,48 @@ def _changes_find(
     return pending, recent_terminal, changes
 
 
+def source_account(source: SourceConfig | None) -> str:
+    """The account a source acts in, for events and console links: the one its identity
+    check stored, else its role's (from the ARN), else the service's own (STS)."""
+    if source is not None and source.account_id:
+        return source.account_id
+    if source is not None and source.role_arn:
+        return source.role_arn.split(":")[4]
+    return codedeploy.account_id()
+
+
 def deployment_poll(
     *,
     store: Store,
     client: Any,
+    source: SourceConfig | None = None,
     now: datetime | None = None,
     counter: codedeploy.CallCounter | None = None,
 ) -> CycleReport:
-    """Run one poll cycle. The watermark moves only after the cycle's results are stored."""
+    """Run one poll cycle of `source` (default: the default source) with `client`, a
+    CodeDeploy client acting in that source's account and region: its own poll state, its
+    own registrations; the events carry its region and account. The watermark moves only
+    after the cycle's results are stored. Deployment ids need no source in the ledger's
+    keys: AWS makes them unique (d- and nine random characters, per account and region, and
+    not reused), so two sources never report the same id for different deployments."""
     began = time.monotonic()
     now = now or timezone.now()
     report = CycleReport()
-    state = store.poll_state_get()
+    name = source.name if source is not None else DEFAULT_SOURCE
+    state = store.poll_state_get(source=name)
     watermark = state.watermark or now - timedelta(seconds=settings.NOTIFIER_POLL_LOOKBACK)
     start = watermark - timedelta(seconds=settings.NOTIFIER_POLL_OVERLAP)
     report.window_start = start
 
-    listed = _list_ids(client, start=start, end=now)
+    listed = _list_ids(client, start=start, end=now, source=name)
     report.listed = len(listed)
     candidates = _candidates(listed, state=state, report=report)
 
     infos = codedeploy.batch_get(client, candidates)
     report.fetched = len(infos)
-    registrations = registrations_for({i.get("applicationName", "") for i in infos})
+    registrations = registrations_for({i.get("applicationName", "") for i in infos}, source=name)
     region = client.meta.region_name
-    account = codedeploy.account_id() if infos and registrations else ""
+    account = source_account(source) if infos and registrations else ""
 
     pending, recent_terminal, changes = _changes_find(
         infos, state=state, registrations=registrations, region=region, account=account, now=now
@@ -235,7 +253,7 @@ def deployment_poll(
     state.last_success = timezone.now()
     state.last_error = ""
     state.failing_since = None
-    store.poll_state_save(state)
+    store.poll_state_save(state, source=name)
     report.seconds = time.monotonic() - began
     if counter is not None:
         report.aws_calls = dict(counter.calls)
@@ -244,6 +262,8 @@ def deployment_poll(
 
 def describe_aws_error(exc: Exception) -> str:
     """The last AWS error in words a person can act on."""
+    if isinstance(exc, SourceError):
+        return str(exc)  # already in words, naming the source
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code, message = error.get("Code", ""), error.get("Message", "")
@@ -275,17 +295,24 @@ def describe_aws_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def record_poll_error(store: Store, exc: Exception, *, started_at: datetime | None = None) -> str:
-    """Save a failed cycle's error in words, and when this run of failures began: the start
+def record_poll_error(
+    store: Store,
+    exc: Exception,
+    *,
+    started_at: datetime | None = None,
+    source: str = DEFAULT_SOURCE,
+) -> str:
+    """Save a failed cycle's error in words in `source`'s poll state, and when this run of
+    failures began: the start
     of its first failed cycle (`started_at`; botocore's retries can make a cycle last
     seconds), kept until a success clears it. notifier.health reports from it."""
     message = describe_aws_error(exc)
     try:
-        state = store.poll_state_get()
+        state = store.poll_state_get(source=source)
         state.last_error = message
         state.last_error_at = timezone.now()
         state.failing_since = state.failing_since or started_at or state.last_error_at
-        store.poll_state_save(state)
+        store.poll_state_save(state, source=source)
     except Exception:  # the store itself is down: the log is all we have
         log.exception("could not record the poll error")
     return message
