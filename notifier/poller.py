@@ -50,6 +50,7 @@ class CycleReport:
     aws_calls: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     window_start: datetime | None = None
+    busy: bool = False  # see source_is_busy
 
     def lines(self) -> list[str]:
         calls = ", ".join(f"{k} x{v}" for k, v in sorted(self.aws_calls.items())) or "none"
@@ -158,6 +159,30 @@ def _candidates(listed: list[str], *, state: PollState, report: CycleReport) -> 
     return candidates
 
 
+def source_is_busy(state: PollState, *, now: datetime) -> bool:
+    """A source is busy while it has watched deployments not finished, or had one created in
+    the last NOTIFIER_BUSY_WINDOW seconds: then it is polled every NOTIFIER_POLL_INTERVAL,
+    else every NOTIFIER_IDLE_POLL_INTERVAL (notifier.pollers)."""
+    if state.pending:
+        return True
+    window = timedelta(seconds=settings.NOTIFIER_BUSY_WINDOW)
+    return state.last_created is not None and now - state.last_created < window
+
+
+def _newest_created(infos: list[dict], registrations: dict, latest: datetime | None):
+    """The newest create time among the watched deployments of `infos`, and `latest`."""
+    for info in infos:
+        registration = registrations.get(info.get("applicationName", ""))
+        if registration is None or not registration.watches_group(
+            info.get("deploymentGroupName", "")
+        ):
+            continue
+        created = codedeploy._time(info.get("createTime"))
+        if created is not None and (latest is None or created > latest):
+            latest = created
+    return latest
+
+
 def _changes_find(
     infos: list[dict],
     *,
@@ -249,11 +274,13 @@ def deployment_poll(
     horizon = (now - timedelta(seconds=settings.NOTIFIER_POLL_OVERLAP)).timestamp()
     state.recent_terminal = {k: v for k, v in recent_terminal.items() if v >= horizon}
     state.pending = pending
+    state.last_created = _newest_created(infos, registrations, state.last_created)
     state.watermark = now
     state.last_success = timezone.now()
     state.last_error = ""
     state.failing_since = None
     store.poll_state_save(state, source=name)
+    report.busy = source_is_busy(state, now=now)
     report.seconds = time.monotonic() - began
     if counter is not None:
         report.aws_calls = dict(counter.calls)

@@ -86,6 +86,8 @@ class PollState:
         still inside the listing overlap, so they are not fetched again.
     failing_since: when the current run of failed cycles began (the first failure after a
         success); None after a success. notifier.health reports polling as failing from it.
+    last_created: the create time of the newest watched deployment seen; a source is busy
+        (polled every NOTIFIER_POLL_INTERVAL) for NOTIFIER_BUSY_WINDOW after it.
     """
 
     watermark: datetime | None = None
@@ -95,6 +97,7 @@ class PollState:
     last_error: str = ""
     last_error_at: datetime | None = None
     failing_since: datetime | None = None
+    last_created: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ def test_poll_state_round_trips(store):
         last_error="AWS said no",
         last_error_at=T0 + timedelta(seconds=2),
         failing_since=T0 + timedelta(seconds=2),
+        last_created=T0 - timedelta(seconds=30),
     )
     store.poll_state_save(state)
     assert store.poll_state_get() == state
