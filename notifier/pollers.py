@@ -76,6 +76,7 @@ class SourcePollers:
         self.lease_seconds = max(10.0, interval * 5, self.idle_interval * 2)
         self.schedules: dict[str, SourceSchedule] = {}
         self.cycles = 0
+        self.cycles_of: dict[str, int] = {}  # successful cycles by source name
         self._count = threading.Lock()  # guards `cycles` and `_closed`
         self._closed = False
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="poll-source")
@@ -128,6 +129,7 @@ class SourcePollers:
             )
             with self._count:
                 self.cycles += 1
+                self.cycles_of[name] = self.cycles_of.get(name, 0) + 1
             schedule.interval = self.interval if report.busy else self.idle_interval
             schedule.last_error = ""
             if report.events:

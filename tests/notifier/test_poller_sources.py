@@ -5,6 +5,8 @@ kept apart."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from channels.newrelic import NewRelicSetup
@@ -134,3 +136,22 @@ def test_a_source_that_cannot_be_polled_keeps_its_error_to_itself(aws, prod, mon
     assert message.startswith(f"source 'prod': could not assume {ROLE}")
     assert store.poll_state_get(source="prod").failing_since is not None
     assert store.poll_state_get().last_error == ""
+
+
+def test_a_sources_aws_calls_per_cycle_stay_within_one_plus_a_batch_per_25(aws, prod):
+    fake = codedeploy_of(aws, prod, OTHER_ACCOUNT)
+    register("storefront", prod)
+    deployments = [fake.deploy("storefront") for _ in range(30)]
+    for deployment in deployments[:20]:
+        fake.move(deployment, "InProgress")
+    store = OrmStore()
+
+    first = poll_source(store, prod)  # 30 new: 1 listing + 2 batches
+    for deployment in deployments[:5]:
+        fake.move(deployment, "Succeeded")
+    second = poll_source(store, prod)  # 0 new, 30 not finished: 1 listing + 2 batches
+
+    assert sum(first.aws_calls.values()) <= 1 + math.ceil(30 / 25)
+    assert sum(second.aws_calls.values()) <= 1 + math.ceil(30 / 25)
+    assert first.aws_calls["BatchGetDeployments"] == 2
+    assert len(second.deliveries) == 5
