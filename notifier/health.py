@@ -16,7 +16,8 @@ failed cycle is not an outage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +57,8 @@ class PollHealth:
     advice: str
     error: str
     state: PollState | None  # None when storage could not be read
+    source: str = ""  # the source this is the health of ("" before sources_health)
+    sources: tuple[PollHealth, ...] = ()  # every enabled source's, for /status/'s rows
 
     @property
     def keeping_up(self) -> bool:
@@ -190,13 +193,36 @@ def poll_health_now(
     )
 
 
-def poll_health_read(*, store: Store, now: datetime | None = None) -> PollHealth:
-    """Read the poll state from `store` (for /healthz, notifier.storage.get_health_store)
-    and say how healthy the poller is; a store that cannot be read is `"storage"` failing,
-    never an exception."""
+def _worst_first(health: PollHealth) -> tuple:
+    lag = math.inf if health.lag_seconds is None else health.lag_seconds
+    return (health.healthy, health.keeping_up, -lag)
+
+
+def sources_health(*, states: dict[str, PollState], now: datetime) -> PollHealth:
+    """The health of polling every enabled source (name -> its saved poll state): that of
+    the worst source (unhealthy before failing before lagging most), so the service is
+    unhealthy when any enabled source is and its lag is the worst source's; the headline
+    names the source when there are several. `sources` has every source's, in order."""
+    rows = tuple(
+        replace(poll_health_now(state=state, now=now), source=name)
+        for name, state in states.items()
+    )
+    if not rows:  # no enabled source: nothing to poll, nothing late
+        return replace(poll_health_now(state=PollState(last_success=now), now=now), sources=())
+    worst = min(rows, key=_worst_first)
+    headline = worst.headline if len(rows) == 1 else f"Source {worst.source}: {worst.headline}"
+    return replace(worst, headline=headline, sources=rows)
+
+
+def poll_health_read(
+    *, store: Store, sources: list[str], now: datetime | None = None
+) -> PollHealth:
+    """Read the poll state of each of `sources` (the enabled sources' names) from `store`
+    (for /healthz, notifier.storage.get_health_store) and say how healthy polling is; a store
+    that cannot be read is `"storage"` failing, never an exception."""
     now = now or timezone.now()
     try:
-        state = store.poll_state_get()
+        states = {name: store.poll_state_get(source=name) for name in sources}
     except StorageError as exc:
         return poll_health_now(state=None, now=now, storage_error=str(exc))
-    return poll_health_now(state=state, now=now)
+    return sources_health(states=states, now=now)

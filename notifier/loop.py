@@ -31,12 +31,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections
-from django.utils import timezone
+from django.db import DatabaseError, close_old_connections
 
-from notifier import codedeploy
 from notifier.dispatch import Dispatcher, holder_name
-from notifier.poller import POLL_LEASE, deployment_poll, record_poll_error
+from notifier.pollers import SourcePollers
 from notifier.storage import get_store
 from notifier.storage.base import StorageError, Store
 
@@ -88,10 +86,11 @@ class Stopping:
             self._event.set()
         return self._event.is_set()
 
-    def wait(self, seconds: float) -> bool:
-        """Sleep up to `seconds`; True at once when told to stop."""
+    def wait(self, seconds: float, *, wake: int | None = None) -> bool:
+        """Sleep up to `seconds`, or until `wake` (a file descriptor) is readable; True at
+        once when told to stop."""
         if not self.is_set() and seconds > 0:
-            select.select(self._sources(), [], [], seconds)
+            select.select(self._sources() + ([wake] if wake is not None else []), [], [], seconds)
         return self.is_set()
 
     def close(self) -> None:
@@ -171,16 +170,20 @@ def service_loop_run(
     *,
     seconds: float | None = None,
     interval: float | None = None,
+    idle_interval: float | None = None,
     store: Store | None = None,
     stopping: Stopping | None = None,
 ) -> int:
     """Be the node's service loop for `seconds` (default NOTIFIER_LOOP_SECONDS): wait for
-    the node lock (while another loop of this node holds it), then poll every `interval`
-    seconds under the poll lease (so two nodes never poll at once) and send due
-    notifications after each cycle, until the time is up or it is told to stop. Returns the
-    poll cycles it ran (0 if it never got the node lock)."""
+    the node lock (while another loop of this node holds it), then poll every enabled source
+    on its own (notifier.pollers: each under its own lease, so two nodes never poll one
+    source at once; every `interval` seconds, default NOTIFIER_POLL_INTERVAL, while busy,
+    every `idle_interval`, default NOTIFIER_IDLE_POLL_INTERVAL, while idle) and send due
+    notifications as cycles end, until the time is up or it is told to stop. Returns the
+    successful poll cycles it ran, over all sources (0 if it never got the node lock)."""
     seconds = settings.NOTIFIER_LOOP_SECONDS if seconds is None else seconds
     interval = settings.NOTIFIER_POLL_INTERVAL if interval is None else interval
+    idle = settings.NOTIFIER_IDLE_POLL_INTERVAL if idle_interval is None else idle_interval
     deadline = time.monotonic() + seconds
     own_stopping = stopping is None
     stopping = stopping or Stopping()
@@ -196,7 +199,7 @@ def service_loop_run(
                 )
                 return 0
             try:
-                return _loop(store or get_store(), interval, deadline, stopping)
+                return _loop(store or get_store(), interval, idle, deadline, stopping)
             finally:
                 lock.release()
     finally:
@@ -204,41 +207,24 @@ def service_loop_run(
             stopping.close()
 
 
-def _loop(store: Store, interval: float, deadline: float, stopping: Stopping) -> int:
+def _loop(store: Store, interval: float, idle: float, deadline: float, stopping: Stopping) -> int:
     holder = holder_name()
-    lease_seconds = max(10.0, interval * 5)
-    counter = codedeploy.CallCounter()
-    client = None
     dispatcher = Dispatcher(store=store, holder=holder, stopping=stopping.is_set)
-    cycles = 0
-    holding = False
-    last_error = ""
+    pollers = SourcePollers(
+        store=store,
+        holder=holder,
+        interval=interval,
+        idle_interval=idle,
+        threads=settings.NOTIFIER_POLL_THREADS,
+    )
     try:
         while not stopping.is_set():
             tick = time.monotonic()
+            next_due = interval
             try:
-                holding = store.lease_acquire(POLL_LEASE, holder, seconds=lease_seconds)
-            except StorageError as exc:
-                log.warning("storage unavailable, will retry: %s", exc)
-                holding = False
-            if holding:
-                counter.reset()
-                started_at = timezone.now()
-                try:
-                    # Made inside the try: a missing region or credentials is reported on
-                    # the status page and retried, not a crash of the loop.
-                    client = client or codedeploy.make_client(counter=counter)
-                    report = deployment_poll(store=store, client=client, counter=counter)
-                    cycles += 1
-                    if report.events:
-                        log.info("poll: %s", "; ".join(report.lines()[2:]))
-                except Exception as exc:
-                    message = record_poll_error(store, exc, started_at=started_at)
-                    if message != last_error:  # once per new error, not every cycle
-                        log.warning("poll cycle failed: %s", message)
-                    last_error = message
-                else:
-                    last_error = ""
+                next_due = pollers.start_due()
+            except (StorageError, DatabaseError) as exc:
+                log.warning("the sources could not be read, will retry: %s", exc)
             try:
                 dispatcher.dispatch_due()
             except StorageError as exc:
@@ -246,13 +232,12 @@ def _loop(store: Store, interval: float, deadline: float, stopping: Stopping) ->
             close_old_connections()
             if time.monotonic() >= deadline:
                 break
-            stopping.wait(interval - (time.monotonic() - tick))
+            pause = min(next_due, interval - (time.monotonic() - tick))
+            stopping.wait(pause, wake=pollers.done_fd)
     finally:
         if stopping.is_set():
             log.info("service loop: stopping; finishing %d send(s) in flight", dispatcher.busy)
         dispatcher.close()
-        if holding:
-            with contextlib.suppress(StorageError):
-                store.lease_release(POLL_LEASE, holder)
+        pollers.close()
         close_old_connections()
-    return cycles
+    return pollers.cycles

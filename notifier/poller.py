@@ -24,12 +24,20 @@ from django.utils import timezone
 from notifier import codedeploy
 from notifier.dispatch import deliveries_create, setups_hearing
 from notifier.events import DeploymentEvent, events_for_transition, is_terminal
-from notifier.storage.base import DeliveryKey, PollState, StorageError, Store
+from notifier.sources import SourceConfig, SourceError
+from notifier.storage.base import (
+    DEFAULT_SOURCE,
+    DeliveryKey,
+    PollState,
+    StorageError,
+    Store,
+    poll_lease_name,
+)
 from registrations.models import NotificationSetup, Registration, split_groups
 
 log = logging.getLogger(__name__)
 
-POLL_LEASE = "poller"
+POLL_LEASE = poll_lease_name(DEFAULT_SOURCE)  # the default source's
 
 
 @dataclass
@@ -42,6 +50,7 @@ class CycleReport:
     aws_calls: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     window_start: datetime | None = None
+    busy: bool = False  # see source_is_busy
 
     def lines(self) -> list[str]:
         calls = ", ".join(f"{k} x{v}" for k, v in sorted(self.aws_calls.items())) or "none"
@@ -60,30 +69,30 @@ class CycleReport:
         return out
 
 
-def registrations_for(applications: set[str]) -> dict[str, Registration]:
-    """Enabled registrations of these applications in the default source (the only source
-    polled so far: another source's application of the same name is another account's, and
-    stays quiet until per-source polling), with their setups, in two queries."""
+def registrations_for(
+    applications: set[str], *, source: str = DEFAULT_SOURCE
+) -> dict[str, Registration]:
+    """Enabled registrations of these applications in the enabled source named `source`
+    (another source's application of the same name is another account's or region's), with
+    their setups, in two queries."""
     if not applications:
         return {}
     rows = Registration.objects.filter(
         enabled=True,
-        source__is_default=True,
+        source__name=source,
         source__enabled=True,
         codedeploy_application_name__in=applications,
     ).prefetch_related(Prefetch("setups", queryset=NotificationSetup.objects.order_by("id")))
     return {r.codedeploy_application_name: r for r in rows}
 
 
-def _list_ids(client: Any, *, start: datetime, end: datetime) -> list[str]:
+def _list_ids(client: Any, *, start: datetime, end: datetime, source: str) -> list[str]:
     if settings.NOTIFIER_POLL_MODE == "account":
         return codedeploy.list_deployment_ids(client, created_after=start, created_before=end)
     # Per-group mode, for IAM policies that forbid account-wide listing: one listing per
-    # deployment group of each enabled registration of the default source.
+    # deployment group of each enabled registration of this source.
     ids: list[str] = []
-    polled = Registration.objects.filter(
-        enabled=True, source__is_default=True, source__enabled=True
-    )
+    polled = Registration.objects.filter(enabled=True, source__name=source, source__enabled=True)
     for registration in polled:
         app = registration.codedeploy_application_name
         groups = split_groups(registration.deployment_groups) or codedeploy.list_deployment_groups(
@@ -150,6 +159,30 @@ def _candidates(listed: list[str], *, state: PollState, report: CycleReport) -> 
     return candidates
 
 
+def source_is_busy(state: PollState, *, now: datetime) -> bool:
+    """A source is busy while it has watched deployments not finished, or had one created in
+    the last NOTIFIER_BUSY_WINDOW seconds: then it is polled every NOTIFIER_POLL_INTERVAL,
+    else every NOTIFIER_IDLE_POLL_INTERVAL (notifier.pollers)."""
+    if state.pending:
+        return True
+    window = timedelta(seconds=settings.NOTIFIER_BUSY_WINDOW)
+    return state.last_created is not None and now - state.last_created < window
+
+
+def _newest_created(infos: list[dict], registrations: dict, latest: datetime | None):
+    """The newest create time among the watched deployments of `infos`, and `latest`."""
+    for info in infos:
+        registration = registrations.get(info.get("applicationName", ""))
+        if registration is None or not registration.watches_group(
+            info.get("deploymentGroupName", "")
+        ):
+            continue
+        created = codedeploy._time(info.get("createTime"))
+        if created is not None and (latest is None or created > latest):
+            latest = created
+    return latest
+
+
 def _changes_find(
     infos: list[dict],
     *,
@@ -187,31 +220,48 @@ def _changes_find(
     return pending, recent_terminal, changes
 
 
+def source_account(source: SourceConfig | None) -> str:
+    """The account a source acts in, for events and console links: the one its identity
+    check stored, else its role's (from the ARN), else the service's own (STS)."""
+    if source is not None and source.account_id:
+        return source.account_id
+    if source is not None and source.role_arn:
+        return source.role_arn.split(":")[4]
+    return codedeploy.account_id()
+
+
 def deployment_poll(
     *,
     store: Store,
     client: Any,
+    source: SourceConfig | None = None,
     now: datetime | None = None,
     counter: codedeploy.CallCounter | None = None,
 ) -> CycleReport:
-    """Run one poll cycle. The watermark moves only after the cycle's results are stored."""
+    """Run one poll cycle of `source` (default: the default source) with `client`, a
+    CodeDeploy client acting in that source's account and region: its own poll state, its
+    own registrations; the events carry its region and account. The watermark moves only
+    after the cycle's results are stored. Deployment ids need no source in the ledger's
+    keys: AWS makes them unique (d- and nine random characters, per account and region, and
+    not reused), so two sources never report the same id for different deployments."""
     began = time.monotonic()
     now = now or timezone.now()
     report = CycleReport()
-    state = store.poll_state_get()
+    name = source.name if source is not None else DEFAULT_SOURCE
+    state = store.poll_state_get(source=name)
     watermark = state.watermark or now - timedelta(seconds=settings.NOTIFIER_POLL_LOOKBACK)
     start = watermark - timedelta(seconds=settings.NOTIFIER_POLL_OVERLAP)
     report.window_start = start
 
-    listed = _list_ids(client, start=start, end=now)
+    listed = _list_ids(client, start=start, end=now, source=name)
     report.listed = len(listed)
     candidates = _candidates(listed, state=state, report=report)
 
     infos = codedeploy.batch_get(client, candidates)
     report.fetched = len(infos)
-    registrations = registrations_for({i.get("applicationName", "") for i in infos})
+    registrations = registrations_for({i.get("applicationName", "") for i in infos}, source=name)
     region = client.meta.region_name
-    account = codedeploy.account_id() if infos and registrations else ""
+    account = source_account(source) if infos and registrations else ""
 
     pending, recent_terminal, changes = _changes_find(
         infos, state=state, registrations=registrations, region=region, account=account, now=now
@@ -224,11 +274,13 @@ def deployment_poll(
     horizon = (now - timedelta(seconds=settings.NOTIFIER_POLL_OVERLAP)).timestamp()
     state.recent_terminal = {k: v for k, v in recent_terminal.items() if v >= horizon}
     state.pending = pending
+    state.last_created = _newest_created(infos, registrations, state.last_created)
     state.watermark = now
     state.last_success = timezone.now()
     state.last_error = ""
     state.failing_since = None
-    store.poll_state_save(state)
+    store.poll_state_save(state, source=name)
+    report.busy = source_is_busy(state, now=now)
     report.seconds = time.monotonic() - began
     if counter is not None:
         report.aws_calls = dict(counter.calls)
@@ -237,6 +289,8 @@ def deployment_poll(
 
 def describe_aws_error(exc: Exception) -> str:
     """The last AWS error in words a person can act on."""
+    if isinstance(exc, SourceError):
+        return str(exc)  # already in words, naming the source
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code, message = error.get("Code", ""), error.get("Message", "")
@@ -268,17 +322,24 @@ def describe_aws_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def record_poll_error(store: Store, exc: Exception, *, started_at: datetime | None = None) -> str:
-    """Save a failed cycle's error in words, and when this run of failures began: the start
+def record_poll_error(
+    store: Store,
+    exc: Exception,
+    *,
+    started_at: datetime | None = None,
+    source: str = DEFAULT_SOURCE,
+) -> str:
+    """Save a failed cycle's error in words in `source`'s poll state, and when this run of
+    failures began: the start
     of its first failed cycle (`started_at`; botocore's retries can make a cycle last
     seconds), kept until a success clears it. notifier.health reports from it."""
     message = describe_aws_error(exc)
     try:
-        state = store.poll_state_get()
+        state = store.poll_state_get(source=source)
         state.last_error = message
         state.last_error_at = timezone.now()
         state.failing_since = state.failing_since or started_at or state.last_error_at
-        store.poll_state_save(state)
+        store.poll_state_save(state, source=source)
     except Exception:  # the store itself is down: the log is all we have
         log.exception("could not record the poll error")
     return message

@@ -221,7 +221,13 @@ NOTIFIER_STORAGE = envchoice("NOTIFIER_STORAGE", "orm", choices=("orm", "dynamod
 NOTIFIER_DYNAMODB_TABLE_PREFIX = env("NOTIFIER_DYNAMODB_TABLE_PREFIX", "codedeploy-notifier-")
 # Days before DynamoDB's TTL expires finished deployments and deliveries (the mirror keeps them).
 NOTIFIER_DYNAMODB_TTL_DAYS = envint("NOTIFIER_DYNAMODB_TTL_DAYS", 180, minimum=1)
+# A source is polled every NOTIFIER_POLL_INTERVAL s while busy (deployments running, or one
+# created in the last NOTIFIER_BUSY_WINDOW s), else every NOTIFIER_IDLE_POLL_INTERVAL s.
 NOTIFIER_POLL_INTERVAL = envnumber("NOTIFIER_POLL_INTERVAL", 2.0, minimum=0.1)
+NOTIFIER_IDLE_POLL_INTERVAL = envnumber("NOTIFIER_IDLE_POLL_INTERVAL", 15.0, minimum=0.1)
+NOTIFIER_BUSY_WINDOW = envnumber("NOTIFIER_BUSY_WINDOW", 600, minimum=0)
+# Sources polled at once, each on its own thread (a hung source holds only its own).
+NOTIFIER_POLL_THREADS = envint("NOTIFIER_POLL_THREADS", 4, minimum=1)
 # How far back the first cycle looks when there is no watermark yet (seconds).
 NOTIFIER_POLL_LOOKBACK = envnumber("NOTIFIER_POLL_LOOKBACK", 600, minimum=0)
 # Every cycle lists again this many seconds before the watermark (ListDeployments lags).
@@ -270,12 +276,10 @@ NOTIFIER_FROM_EMAIL = env("NOTIFIER_FROM_EMAIL", "codedeploy-notifier@localhost"
 DEFAULT_FROM_EMAIL = NOTIFIER_FROM_EMAIL
 
 # --- Bounds on what one user or one registration can make the service send ----------------
-# A registration fans out to at most this many setups, an email setup (SMTP, SES) to this
-# many recipients: one deployment cannot turn into thousands of messages.
+# Setups per registration, recipients per email setup: one deployment is not 1000s of messages.
 NOTIFIER_MAX_SETUPS_PER_REGISTRATION = envint("NOTIFIER_MAX_SETUPS_PER_REGISTRATION", 20, minimum=1)
 NOTIFIER_MAX_RECIPIENTS = envint("NOTIFIER_MAX_RECIPIENTS", 50, minimum=1)
-# Sends a person starts by hand (the test endpoint and admin action, Resend on the history
-# pages): at most this many per user per minute, counted per action, in the cache below.
+# Sends a person starts by hand (test, Resend): at most this many per user per minute, per action.
 NOTIFIER_MANUAL_SENDS_PER_MINUTE = envint("NOTIFIER_MANUAL_SENDS_PER_MINUTE", 10, minimum=1)
 # Who SES setups may send as (addresses, @domain entries). Empty: NOTIFIER_FROM_EMAIL only.
 NOTIFIER_SES_FROM_ALLOWED = envlist(
@@ -284,8 +288,7 @@ NOTIFIER_SES_FROM_ALLOWED = envlist(
     takes="addresses and @domain entries, comma-separated "
     "(deploys@example.com,@notify.example.com)",
 )
-# Which SNS topics setups may publish to: ARN patterns, `*` matching within one part of the
-# ARN, comma-separated. Empty: every topic of the service's own account (from STS).
+# SNS topics setups may publish to: ARN patterns (`*` within one part). Empty: own account's.
 NOTIFIER_SNS_TOPIC_ALLOWED = envlist(
     "NOTIFIER_SNS_TOPIC_ALLOWED",
     valid=lambda entry: entry.startswith("arn:") and entry.count(":") == 5,
@@ -294,15 +297,10 @@ NOTIFIER_SNS_TOPIC_ALLOWED = envlist(
 )
 
 # --- Keys ---------------------------------------------------------------------------------
-# DJANGO_SECRET_KEY signs sessions and CSRF tokens. NOTIFIER_ENCRYPTION_KEY encrypts the
-# secrets in notification setups (webhook URLs, tokens, routing keys): Fernet keys,
-# comma-separated, newest first; the first encrypts, all decrypt (manage.py
-# rotate_encryption_key re-encrypts with the first). Neither has a default in the source,
-# and the encryption key is never derived from the secret key. The environment wins over
-# NOTIFIER_KEYS_FILE (NAME=value lines, made by manage.py generate_keys --file); with debug
-# on and a key missing, var/keys.env is made once and used (the laptop path).
+# DJANGO_SECRET_KEY signs sessions; NOTIFIER_ENCRYPTION_KEY (Fernet keys, newest first)
+# encrypts setups' secrets. No defaults; the environment wins over NOTIFIER_KEYS_FILE; with
+# debug on and a key missing, var/keys.env is made once (README, "Keys").
 NOTIFIER_KEYS_FILE = env("NOTIFIER_KEYS_FILE")
-
 
 SECRET_KEY, NOTIFIER_ENCRYPTION_KEY = keys_load(
     keys_file=NOTIFIER_KEYS_FILE, debug=DEBUG, var_dir=VAR_DIR
@@ -325,10 +323,7 @@ Q_CLUSTER: dict = {
     "poll": 0.2,
     "ack_failures": True,
     "save_limit": 250,
-    # A worker is replaced by a fresh fork of the sentinel after each task (each polling
-    # loop): what a loop allocated (botocore's service models, response data, the heap
-    # fragmentation they leave) is given back instead of kept by an idle worker for good.
-    # docs/performance.md, "Memory".
+    # A fresh worker after each task (loop) gives its memory back: docs/performance.md.
     "recycle": 1,
     "label": "Task queue",
     **q_broker(Q_BROKER_URL),  # Redis for a redis:// URL, else the database

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,14 +33,16 @@ STS_CONFIG = Config(
 
 @dataclass(frozen=True)
 class SourceConfig:
-    """What the engine needs to reach one source: its name (for messages), its region (empty:
-    boto3's chain, i.e. AWS_REGION), and the role to assume (empty: the service's own
-    credentials) with its optional external id."""
+    """What the engine needs to reach one source: its name (for messages and its poll state),
+    its region (empty: boto3's chain, i.e. AWS_REGION), the role to assume (empty: the
+    service's own credentials) with its optional external id, and its account id when its
+    identity check has learned it (empty: not known yet)."""
 
     name: str
     region: str = ""
     role_arn: str = ""
     external_id: str = ""
+    account_id: str = field(default="", compare=False)  # learned, not part of the identity
 
 
 class SourceError(Exception):

@@ -154,6 +154,7 @@ class Source(models.Model):
             region=self.region,
             role_arn=self.role_arn if role else "",
             external_id=self.external_id if role else "",
+            account_id=self.account_id,
         )
 
 

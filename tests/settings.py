@@ -27,4 +27,8 @@ os.environ.setdefault(
     os.path.join(tempfile.gettempdir(), f"codedeploy-notifier-test-{os.getpid()}.lock"),
 )
 
+# Service processes poll idle sources as often as busy ones, unless a test says otherwise
+# (adaptive polling has its own tests: tests/notifier/test_loop_sources.py).
+os.environ.setdefault("NOTIFIER_IDLE_POLL_INTERVAL", "0.1")
+
 from notifier.settings import *  # noqa: E402, F403

@@ -5,18 +5,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import DatabaseError
 from django.utils import timezone
 
 from notifier import storage
-from notifier.health import PollHealth, poll_health_now
-from notifier.storage.base import HistoryReader, Store
+from notifier.health import PollHealth, poll_health_now, poll_health_read, sources_health
+from notifier.storage.base import DEFAULT_SOURCE, HistoryReader, Store
+from registrations.sources import Source
+
+
+def polled_source_names() -> list[str]:
+    """The names of the sources the service polls: the enabled ones, the default first (and
+    the default's name while its row is not created yet: it is polled all the same)."""
+    rows = list(Source.objects.values_list("name", "enabled", "is_default"))
+    names = [name for name, enabled, _ in rows if enabled]
+    if not any(is_default for _, _, is_default in rows):
+        names.insert(0, DEFAULT_SOURCE)
+    return names
 
 
 def poller_health(*, store: Store | None = None, now: datetime | None = None) -> PollHealth:
-    """Is the poller keeping up? See notifier.health. Raises StorageError when the store
-    cannot be read."""
+    """Is polling keeping up, for every enabled source? See notifier.health. Raises
+    StorageError when the store cannot be read."""
     store = store or storage.get_store()
-    return poll_health_now(state=store.poll_state_get(), now=now or timezone.now())
+    states = {name: store.poll_state_get(source=name) for name in polled_source_names()}
+    return sources_health(states=states, now=now or timezone.now())
+
+
+def healthz_health() -> PollHealth:
+    """/healthz's answer: every enabled source's polling, read through the health store
+    (one short try); a database or store that cannot be read is "storage" failing."""
+    try:
+        names = polled_source_names()
+    except DatabaseError as exc:
+        return poll_health_now(state=None, now=timezone.now(), storage_error=str(exc))
+    return poll_health_read(store=storage.get_health_store(), sources=names)
 
 
 @dataclass(frozen=True)

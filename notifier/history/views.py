@@ -21,11 +21,10 @@ from django.views.decorators.http import require_POST
 
 from notifier import storage
 from notifier.checks import provider_problems
-from notifier.health import poll_health_read
 from notifier.history import charts, deployment, listing, services, statistics
 from notifier.history.applications import application_summary
 from notifier.history.forms import HistoryFilterForm, cursors, page_number
-from notifier.history.health import poller_health, queue_depth
+from notifier.history.health import healthz_health, poller_health, queue_depth
 from notifier.ratelimit import RateLimited
 from notifier.storage.base import DeliveryKey, StorageError
 from registrations.models import Registration
@@ -209,7 +208,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     id, a storage error hosts and tables; /status/ shows them to signed-in users. It reads
     through get_health_store(), so storage that is down answers 503 within a second.
     """
-    health = poll_health_read(store=storage.get_health_store())
+    health = healthz_health()
     return JsonResponse(health.public(), status=200 if health.healthy else 503)
 
 

@@ -65,6 +65,17 @@ class DeliveryKey:
 DELIVERY_ID_NAMESPACE = uuid.UUID("5b0d6f0e-2c1a-4c47-9a57-6d1c0de0e1d0")
 
 
+# The default source's name (registrations.sources.DEFAULT_SOURCE_NAME): its poll state is
+# stored under the key the one poll state had before sources.
+DEFAULT_SOURCE = "default"
+
+
+def poll_lease_name(source: str) -> str:
+    """The lease a source's poll cycles run under: one poller per source at a time, any
+    number of sources at once. The default source's is `poller`, the one lease before sources."""
+    return "poller" if source == DEFAULT_SOURCE else f"poll:{source}"
+
+
 @dataclass
 class PollState:
     """Where the poller stands.
@@ -75,6 +86,8 @@ class PollState:
         still inside the listing overlap, so they are not fetched again.
     failing_since: when the current run of failed cycles began (the first failure after a
         success); None after a success. notifier.health reports polling as failing from it.
+    last_created: the create time of the newest watched deployment seen; a source is busy
+        (polled every NOTIFIER_POLL_INTERVAL) for NOTIFIER_BUSY_WINDOW after it.
     """
 
     watermark: datetime | None = None
@@ -84,6 +97,7 @@ class PollState:
     last_error: str = ""
     last_error_at: datetime | None = None
     failing_since: datetime | None = None
+    last_created: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -201,10 +215,12 @@ class Store(Protocol):
     network request on a thread-safe client (DynamoDB)."""
 
     # --- poll state -------------------------------------------------------------------
-    def poll_state_get(self) -> PollState:
-        """The saved state, or an empty PollState before the first cycle."""
+    def poll_state_get(self, *, source: str = DEFAULT_SOURCE) -> PollState:
+        """The saved state of the source named `source` (each source is polled on its own),
+        or an empty PollState before its first cycle. The default source's state is kept
+        where the single poll state was kept before sources: no data migration."""
 
-    def poll_state_save(self, state: PollState) -> None: ...
+    def poll_state_save(self, state: PollState, *, source: str = DEFAULT_SOURCE) -> None: ...
 
     def lease_acquire(self, name: str, holder: str, *, seconds: float) -> bool:
         """Take or renew the named lease for `holder`; False while another holds it."""

@@ -28,6 +28,7 @@ def poll_state_to_dict(state: PollState) -> dict[str, Any]:
         "last_error": state.last_error,
         "last_error_at": _iso(state.last_error_at),
         "failing_since": _iso(state.failing_since),
+        "last_created": _iso(state.last_created),
     }
 
 
@@ -40,4 +41,5 @@ def poll_state_from_dict(data: dict[str, Any]) -> PollState:
         last_error=data.get("last_error") or "",
         last_error_at=_from_iso(data.get("last_error_at")),
         failing_since=_from_iso(data.get("failing_since")),
+        last_created=_from_iso(data.get("last_created")),
     )

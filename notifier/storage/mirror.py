@@ -22,6 +22,7 @@ from django.db.models import Count
 from notifier import models as m
 from notifier.events import DeploymentEvent
 from notifier.storage.base import (
+    DEFAULT_SOURCE,
     AttemptOutcome,
     Claim,
     Delivery,
@@ -137,11 +138,11 @@ class MirrorStore:
             delivery_copy(delivery, using=self.using)
 
     # --- poll state: DynamoDB only ----------------------------------------------------
-    def poll_state_get(self) -> PollState:
-        return self.primary.poll_state_get()
+    def poll_state_get(self, *, source: str = DEFAULT_SOURCE) -> PollState:
+        return self.primary.poll_state_get(source=source)
 
-    def poll_state_save(self, state: PollState) -> None:
-        self.primary.poll_state_save(state)
+    def poll_state_save(self, state: PollState, *, source: str = DEFAULT_SOURCE) -> None:
+        self.primary.poll_state_save(state, source=source)
 
     def lease_acquire(self, name: str, holder: str, *, seconds: float) -> bool:
         return self.primary.lease_acquire(name, holder, seconds=seconds)

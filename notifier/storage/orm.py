@@ -13,6 +13,7 @@ from django.utils import timezone
 from notifier import models as m
 from notifier.events import DeploymentEvent
 from notifier.storage.base import (
+    DEFAULT_SOURCE,
     PENDING,
     Attempt,
     AttemptOutcome,
@@ -28,8 +29,6 @@ from notifier.storage.base import (
     maybe_sent_since,
 )
 from notifier.storage.codec import poll_state_from_dict, poll_state_to_dict
-
-POLL_STATE_NAME = "default"
 
 
 def deployment_fields(event: DeploymentEvent) -> dict[str, Any]:
@@ -116,14 +115,14 @@ class OrmStore:
 
     # --- poll state -------------------------------------------------------------------
     @_guard
-    def poll_state_get(self) -> PollState:
-        row = self._q(m.PollStateRecord).filter(name=POLL_STATE_NAME).first()
+    def poll_state_get(self, *, source: str = DEFAULT_SOURCE) -> PollState:
+        row = self._q(m.PollStateRecord).filter(name=source).first()
         return poll_state_from_dict(row.data) if row else PollState()
 
     @_guard
-    def poll_state_save(self, state: PollState) -> None:
+    def poll_state_save(self, state: PollState, *, source: str = DEFAULT_SOURCE) -> None:
         self._q(m.PollStateRecord).update_or_create(
-            name=POLL_STATE_NAME, defaults={"data": poll_state_to_dict(state)}
+            name=source, defaults={"data": poll_state_to_dict(state)}
         )
 
     @_guard

@@ -45,10 +45,10 @@ class MotoServer:
         self.server.stop()
 
 
-def codedeploy_backend() -> Any:
+def codedeploy_backend(account: str = ACCOUNT, region: str = REGION) -> Any:
     from moto.codedeploy.models import codedeploy_backends
 
-    return codedeploy_backends[ACCOUNT][REGION]
+    return codedeploy_backends[account][region]
 
 
 class FakeCodeDeploy:
@@ -58,8 +58,15 @@ class FakeCodeDeploy:
     tests of those read tests/fixtures/codedeploy/ instead.
     """
 
-    def __init__(self, endpoint: str) -> None:
-        self.client = boto3.client("codedeploy", endpoint_url=endpoint, region_name=REGION)
+    def __init__(
+        self, endpoint: str, *, session: Any = None, account: str = ACCOUNT, region: str = REGION
+    ) -> None:
+        """`session`, `account`, `region`: another account's or region's CodeDeploy (a
+        session acting there, e.g. one that assumed a role in that account through moto)."""
+        self.client = (session or boto3).client(
+            "codedeploy", endpoint_url=endpoint, region_name=region
+        )
+        self.account, self.region = account, region
         self._groups: set[tuple[str, str]] = set()
 
     def group(self, application: str, group: str = "production") -> None:
@@ -101,7 +108,7 @@ class FakeCodeDeploy:
         self, deployment_id: str, status: str, *, instances: int = 2, creator: str | None = None
     ) -> None:
         """Move a deployment to `status` as AWS would, with counts and times."""
-        deployment = codedeploy_backend().deployments[deployment_id]
+        deployment = codedeploy_backend(self.account, self.region).deployments[deployment_id]
         now = datetime.now(UTC)
         deployment.status = status
         if creator:
@@ -127,7 +134,7 @@ class FakeCodeDeploy:
             deployment.complete_time = now
 
     def status(self, deployment_id: str) -> str:
-        return codedeploy_backend().deployments[deployment_id].status
+        return codedeploy_backend(self.account, self.region).deployments[deployment_id].status
 
 
 def apply_env(env: dict[str, str]) -> dict[str, str | None]:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from notifier.events import DeploymentEvent, is_terminal
 from notifier.storage.base import (
+    DEFAULT_SOURCE,
     FINAL_STATES,
     PENDING,
     AttemptOutcome,
@@ -44,11 +45,11 @@ from notifier.storage.dynamodb.tables import (
     DUE,
     DUE_INDEX,
     LISTING,
-    POLL_STATE_KEY,
     STATE,
     TABLES,
     TTL_ATTRIBUTE,
     TTL_TABLES,
+    poll_state_key,
     tables_ensure,
 )
 
@@ -79,21 +80,23 @@ class DynamoStore(DeploymentReads):
 
     # --- poll state -------------------------------------------------------------------
     @guarded
-    def poll_state_get(self) -> PollState:
+    def poll_state_get(self, *, source: str = DEFAULT_SOURCE) -> PollState:
         item = self.client.get_item(
-            TableName=self.state_table, Key=to_item({"name": POLL_STATE_KEY}), ConsistentRead=True
+            TableName=self.state_table,
+            Key=to_item({"name": poll_state_key(source)}),
+            ConsistentRead=True,
         ).get("Item")
         if not item:
             return PollState()
         return poll_state_from_dict(json.loads(from_item(item)["data"]))
 
     @guarded
-    def poll_state_save(self, state: PollState) -> None:
+    def poll_state_save(self, state: PollState, *, source: str = DEFAULT_SOURCE) -> None:
         self.client.put_item(
             TableName=self.state_table,
             Item=to_item(
                 {
-                    "name": POLL_STATE_KEY,
+                    "name": poll_state_key(source),
                     "data": json.dumps(poll_state_to_dict(state)),
                     "updated_us": to_us(timezone.now()),
                 }

@@ -19,8 +19,13 @@ APPLICATION_INDEX = "by-application"  # deployments of one application, newest f
 DUE_INDEX = "due"  # deliveries: a sparse index of the pending ones, oldest first
 LISTING = "deployments"  # the one partition of the `newest` index
 DUE = "pending"  # the one partition of the `due` index; absent once a delivery is final
-POLL_STATE_KEY = "poll#default"
 TTL_ATTRIBUTE = "expires_at"
+
+
+def poll_state_key(source: str) -> str:
+    """A source's poll-state item: `poll#default` for the default source, as before sources."""
+    return f"poll#{source}"
+
 
 _S = {"AttributeType": "S"}
 

@@ -18,6 +18,7 @@ from notifier.storage.base import (
     DeliveryKey,
     PollState,
     Store,
+    poll_lease_name,
 )
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -89,6 +90,7 @@ def test_poll_state_round_trips(store):
         last_error="AWS said no",
         last_error_at=T0 + timedelta(seconds=2),
         failing_since=T0 + timedelta(seconds=2),
+        last_created=T0 - timedelta(seconds=30),
     )
     store.poll_state_save(state)
     assert store.poll_state_get() == state
@@ -102,6 +104,28 @@ def test_a_success_clears_when_polling_began_failing(store):
     assert store.poll_state_get().failing_since == T0
     store.poll_state_save(PollState(last_success=T0 + timedelta(seconds=5)))
     assert store.poll_state_get().failing_since is None
+
+
+def test_each_source_has_its_own_poll_state(store):
+    default = PollState(watermark=T0, pending={"d-1": "InProgress"}, last_success=T0)
+    failing = PollState(last_error="AWS denied codedeploy:ListDeployments", failing_since=T0)
+    store.poll_state_save(default)
+    store.poll_state_save(failing, source="prod-eu")
+
+    assert store.poll_state_get() == default
+    assert store.poll_state_get(source="default") == default  # the default source's, as before
+    assert store.poll_state_get(source="prod-eu") == failing
+    assert store.poll_state_get(source="staging") == PollState()
+
+
+def test_two_sources_poll_leases_are_independent(store):
+    assert store.lease_acquire(poll_lease_name("default"), "a", seconds=30)
+    assert store.lease_acquire(poll_lease_name("prod-eu"), "b", seconds=30)
+    assert not store.lease_acquire(poll_lease_name("prod-eu"), "a", seconds=30)
+    store.lease_release(poll_lease_name("default"), "a")
+    assert store.lease_acquire(poll_lease_name("default"), "c", seconds=30)
+    assert not store.lease_acquire(poll_lease_name("prod-eu"), "c", seconds=30)
+    assert poll_lease_name("default") == "poller"  # the lease's name before sources
 
 
 def test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released(store):
