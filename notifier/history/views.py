@@ -25,6 +25,7 @@ from notifier.history import charts, deployment, listing, services, statistics
 from notifier.history.applications import application_summary
 from notifier.history.forms import HistoryFilterForm, cursors, page_number
 from notifier.history.health import healthz_health, poller_health, queue_depth
+from notifier.history.sources import SourceNames
 from notifier.ratelimit import RateLimited
 from notifier.storage.base import DeliveryKey, StorageError
 from registrations.models import Registration
@@ -61,8 +62,12 @@ def _refuse_control_characters(value: str, what: str) -> None:
 @signed_in
 def deployment_list(request: HttpRequest) -> HttpResponse:
     choices = listing.filter_choices()
+    sources = SourceNames()
     form = HistoryFilterForm(
-        request.GET or None, kinds=choices["kinds"], applications=choices["applications"]
+        request.GET or None,
+        kinds=choices["kinds"],
+        applications=choices["applications"],
+        sources=sources,
     )
     filters = form.filters()
     before, after, cursor_error = cursors(request)
@@ -72,6 +77,9 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
+        "rows": [
+            (row, sources.name_for(account=row.account, region=row.region)) for row in page.rows
+        ],
         "newer_url": _query(page.newer),
         "older_url": _query(page.older),
         "newest_url": _query(filters.as_params()),

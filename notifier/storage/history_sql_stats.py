@@ -98,10 +98,16 @@ def dashboard_stats(using: str, *, since: datetime, zone: tzinfo) -> DashboardSt
         .filter(finished__gt=0)
         .order_by()
     )
+    by_source = (
+        recent.values("account", "region")
+        .annotate(n=Count("pk"), failed=Count("pk", filter=Q(status="Failed")))
+        .order_by("-n", "account", "region")
+    )
     return DashboardStats(
         per_day=[(r["day"], r["status"], r["n"]) for r in by_day],
         failure_rates=[(r["application"], r["failed"], r["finished"]) for r in rates],
         latency=latency_by_kind(using, since=since),
+        per_source=[(r["account"], r["region"], r["n"], r["failed"]) for r in by_source],
     )
 
 

@@ -46,6 +46,8 @@ def row_from_record(record: DeploymentRecord) -> DeploymentRow:
             DeliverySummary(d.key.event, d.kind, d.state, d.key.setup_id, d.attempts, d.last_error)
             for d in record.deliveries
         ),
+        account=e.account,
+        region=e.region,
     )
 
 
