@@ -140,7 +140,18 @@ def delivery_resend(request: HttpRequest, deployment_id: str) -> HttpResponse:
 @signed_in
 def application_detail(request: HttpRequest, application: str) -> HttpResponse:
     _refuse_control_characters(application, "application")
-    summary = application_summary(application=application)
+    sources = SourceNames()
+    chosen = request.GET.get("source", "")
+    source = sources.named(chosen) if chosen else None
+    if chosen and source is None:
+        known = ", ".join(s.name for s in sources.labels) or "none yet"
+        return HttpResponse(
+            f"source: no source is named {chosen}; use one of the sources ({known}) "
+            "or leave source out for every source.",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    summary = application_summary(application=application, source=source, sources=sources)
     if summary.registration is None and not summary.recent.rows:
         raise Http404(f"{application} is not registered and no deployment of it has been seen.")
     weekly_chart = charts.stacked_bars(

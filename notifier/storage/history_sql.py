@@ -217,8 +217,23 @@ class SqlHistoryReader:
         count = m.Delivery.objects.using(self.using).filter(state=PENDING).count()
         return PendingCount(count, "waiting or retrying")
 
-    def release_stats(self, *, application: str, since: datetime, zone: tzinfo) -> ReleaseStats:
-        return stats.release_stats(self.using, application=application, since=since, zone=zone)
+    def release_stats(
+        self,
+        *,
+        application: str,
+        since: datetime,
+        zone: tzinfo,
+        account: str = "",
+        region: str = "",
+    ) -> ReleaseStats:
+        return stats.release_stats(
+            self.using,
+            application=application,
+            since=since,
+            zone=zone,
+            account=account,
+            region=region,
+        )
 
     def dashboard_stats(self, *, since: datetime, zone: tzinfo) -> DashboardStats:
         return stats.dashboard_stats(self.using, since=since, zone=zone)

@@ -44,8 +44,20 @@ def _on_postgres(using: str) -> bool:
     return connections[using].vendor == "postgresql"
 
 
-def release_stats(using: str, *, application: str, since: datetime, zone: tzinfo) -> ReleaseStats:
+def release_stats(
+    using: str,
+    *,
+    application: str,
+    since: datetime,
+    zone: tzinfo,
+    account: str = "",
+    region: str = "",
+) -> ReleaseStats:
     rows = m.Deployment.objects.using(using).filter(application=application, create_time__gte=since)
+    if account:
+        rows = rows.filter(account=account)
+    if region:
+        rows = rows.filter(region=region)
     counts = rows.aggregate(
         total=Count("pk"),
         finished=Count("pk", filter=Q(status__in=TERMINAL_STATUSES)),
