@@ -32,6 +32,12 @@ class Deployment(models.Model):
     status = models.CharField(max_length=16)
     creator = models.CharField(max_length=64, blank=True)
     revision = models.CharField(max_length=512, blank=True)
+    account = models.CharField(
+        max_length=12, blank=True, default="", help_text="The AWS account the deployment ran in."
+    )
+    region = models.CharField(
+        max_length=32, blank=True, default="", help_text="The AWS region the deployment ran in."
+    )
     create_time = models.DateTimeField(null=True)
     start_time = models.DateTimeField(null=True, blank=True)
     complete_time = models.DateTimeField(null=True, blank=True)
@@ -52,6 +58,10 @@ class Deployment(models.Model):
             models.Index(
                 fields=["status", "-create_time", "-deployment_id"],
                 name="deployment_status_newest",
+            ),
+            models.Index(
+                fields=["account", "region", "-create_time", "-deployment_id"],
+                name="deployment_source_newest",
             ),
         ]
 

@@ -162,6 +162,11 @@ def _default_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
 
 
+def source_region(*, source: Source) -> str:
+    """The region the source watches: its own, or the service's AWS_REGION when empty."""
+    return source.region or _default_region()
+
+
 def source_default() -> Source:
     """The default source (own credentials), created when missing (a fresh or flushed
     database): it always exists, so the original registration request needs no source."""

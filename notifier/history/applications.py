@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.utils import timezone
@@ -10,8 +10,9 @@ from django.utils import timezone
 from notifier import storage
 from notifier.history.listing import HistoryPage, deployment_list
 from notifier.history.setups import SetupHealth, setup_health
+from notifier.history.sources import SourceLabel, SourceNames
 from notifier.storage.base import HistoryReader
-from notifier.storage.history_rows import HistoryFilters
+from notifier.storage.history_rows import DeploymentRow, HistoryFilters
 from registrations.models import Registration
 
 RECENT = 20  # deployments listed on the page
@@ -31,6 +32,9 @@ class ApplicationSummary:
     weekly: list[tuple[date, int]]  # deployments per week, oldest first
     setups: list[SetupHealth]
     needs_audit_mirror: bool  # the figures cover the newest deployments only
+    source: SourceLabel | None = None  # the source chosen (?source=); None: every source
+    rows: list[tuple[DeploymentRow, str]] = field(default_factory=list)  # (row, source name)
+    sources: list[SourceLabel] = field(default_factory=list)  # sources registering it
 
 
 def application_summary(
@@ -39,21 +43,42 @@ def application_summary(
     window_days: int = 90,
     now: datetime | None = None,
     reader: HistoryReader | None = None,
+    source: SourceLabel | None = None,
+    sources: SourceNames | None = None,
 ) -> ApplicationSummary:
-    """Recent deployments, success rate, median duration, weekly rate and setup health."""
+    """Recent deployments, success rate, median duration, weekly rate and setup health.
+
+    Two sources can hold applications of the same name: with `source`, the page covers that
+    source's deployments and registration only; without it, every source's, each row
+    naming its source."""
     reader = reader or storage.get_history_reader()
+    sources = sources or SourceNames()
     now = timezone.localtime(now or timezone.now())
+    account, region = (source.account, source.region) if source else ("", "")
     recent = deployment_list(
-        filters=HistoryFilters(application=application), per_page=RECENT, reader=reader
+        filters=HistoryFilters(
+            application=application,
+            source=source.name if source else "",
+            account=account,
+            region=region,
+        ),
+        per_page=RECENT,
+        reader=reader,
     )
     stats = reader.release_stats(
-        application=application, since=now - timedelta(days=window_days), zone=now.tzinfo
+        application=application,
+        since=now - timedelta(days=window_days),
+        zone=now.tzinfo,
+        account=account,
+        region=region,
     )
-    registration = (
-        Registration.objects.filter(codedeploy_application_name=application)
-        .select_related("team")
-        .first()
-    )
+    registrations = Registration.objects.filter(
+        codedeploy_application_name=application
+    ).select_related("team", "source")
+    if source is not None:
+        registrations = registrations.filter(source__name=source.name)
+    registered_in = {r.source.name for r in registrations}
+    registration = registrations.first()
     setups = list(registration.setups.all()) if registration else []
     return ApplicationSummary(
         application=application,
@@ -68,6 +93,11 @@ def application_summary(
         weekly=weekly_counts(stats.per_day, today=now.date(), weeks=max(1, window_days // 7)),
         setups=setup_health(setups=setups, reader=reader),
         needs_audit_mirror=not reader.complete,
+        source=source,
+        rows=[
+            (row, sources.name_for(account=row.account, region=row.region)) for row in recent.rows
+        ],
+        sources=[s for s in sources.labels if s.name in registered_in],
     )
 
 

@@ -13,6 +13,7 @@ from notifier import storage
 from notifier.events import TERMINAL_STATUSES, DeploymentEvent
 from notifier.history.listing import has_control_characters
 from notifier.history.setups import setup_name, setup_secrets
+from notifier.history.sources import SourceLabel, SourceNames
 from notifier.storage.base import Attempt, Delivery, DeliveryKey, DeploymentRecord, HistoryReader
 from registrations.models import NotificationSetup, Registration
 from registrations.teams import registration_editable
@@ -55,6 +56,7 @@ class DeploymentDetail:
     setups: list[SetupDeliveries]
     registration: Registration | None
     can_resend: bool
+    source: SourceLabel | None = None  # the source watching its account and region, if any
 
 
 def deployment_detail(*, deployment_id: str, user, reader: HistoryReader | None = None):
@@ -67,9 +69,14 @@ def deployment_detail(*, deployment_id: str, user, reader: HistoryReader | None 
     record = (reader or storage.get_history_reader()).deployment_get(deployment_id)
     if record is None:
         return None
-    registration = Registration.objects.filter(
+    source = SourceNames().find(account=record.event.account, region=record.event.region)
+    registrations = Registration.objects.filter(
         codedeploy_application_name=record.event.application
-    ).first()
+    )
+    registration = None
+    if source is not None:  # the same application name may be registered in two sources
+        registration = registrations.filter(source__name=source.name).first()
+    registration = registration or registrations.first()
     return DeploymentDetail(
         event=record.event,
         first_seen=record.first_seen,
@@ -77,6 +84,7 @@ def deployment_detail(*, deployment_id: str, user, reader: HistoryReader | None 
         setups=_by_setup(record),
         registration=registration,
         can_resend=registration_editable(user=user, registration=registration),
+        source=source,
     )
 
 

@@ -3,18 +3,26 @@ cursors. A wrong value is an error that names the field and says what to do."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+import re
+from dataclasses import fields, replace
 
 from django import forms
 from django.http import HttpRequest
 
 from notifier.events import STATUSES, Event
 from notifier.history.listing import OUTCOME_LABELS, cursor_decode
+from notifier.history.sources import SourceNames
 from notifier.storage.history_rows import EARLIEST_DATE, LATEST_DATE, HistoryFilters
+
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
 
 
 class HistoryFilterForm(forms.Form):
-    """The deployment list's filters. Unknown values are errors that name the field."""
+    """The deployment list's filters. Unknown values are errors that name the field.
+
+    `source` names a source (registrations.sources); it stands for its account and region,
+    which the filters carry to the reader."""
 
     q = forms.CharField(
         label="Search",
@@ -38,6 +46,13 @@ class HistoryFilterForm(forms.Form):
         required=False,
         choices=[("", "Any outcome")] + list(OUTCOME_LABELS.items()),
     )
+    source = forms.ChoiceField(label="Source", required=False, choices=[("", "Any source")])
+    account = forms.CharField(
+        label="Account", required=False, max_length=12, help_text="A 12-digit AWS account id."
+    )
+    region = forms.CharField(
+        label="Region", required=False, max_length=32, help_text="An AWS region, e.g. eu-west-1."
+    )
     since = forms.DateField(
         label="From date", required=False, widget=forms.DateInput({"type": "date"})
     )
@@ -45,10 +60,37 @@ class HistoryFilterForm(forms.Form):
         label="To date", required=False, widget=forms.DateInput({"type": "date"})
     )
 
-    def __init__(self, *args, kinds=(), applications=(), **kwargs):
+    def __init__(
+        self, *args, kinds=(), applications=(), sources: SourceNames | None = None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [("", "Any channel"), *kinds]
         self.application_names = list(applications)
+        self.sources = sources or SourceNames([])
+        self.fields["source"].choices = [("", "Any source")] + [
+            (s.name, s.name) for s in self.sources.labels
+        ]
+        self.fields["source"].error_messages["invalid_choice"] = (
+            "no source is named %(value)s; choose one from the list, or Any source"
+        )
+
+    def clean_account(self):
+        value = self.cleaned_data.get("account", "").strip()
+        if value and not _ACCOUNT.match(value):
+            raise forms.ValidationError(
+                "the account must be a 12-digit AWS account id, e.g. 123456789012; leave it "
+                "empty for any account"
+            )
+        return value
+
+    def clean_region(self):
+        value = self.cleaned_data.get("region", "").strip()
+        if value and not _REGION.match(value):
+            raise forms.ValidationError(
+                "the region must be an AWS region code, e.g. eu-west-1; leave it empty for "
+                "any region"
+            )
+        return value
 
     def _clean_date(self, name: str, words: str):
         value = self.cleaned_data.get(name)
@@ -69,6 +111,18 @@ class HistoryFilterForm(forms.Form):
         data = super().clean()
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             self.add_error("until", "the to date must be on or after the from date")
+        source = self.sources.named(data.get("source") or "")
+        if source is not None:
+            for name in ("account", "region"):
+                mine, asked = getattr(source, name), data.get(name)
+                if mine and asked and asked != mine:
+                    self.add_error(
+                        "source",
+                        f"the source {source.name} is {name} {mine}, not {asked}; choose the "
+                        f"source or the {name}, not both",
+                    )
+                    data["source"] = ""
+                    break
         return data
 
     def filters(self) -> HistoryFilters:
@@ -77,8 +131,16 @@ class HistoryFilterForm(forms.Form):
         # The valid filters apply even when another is wrong (its error shows beside it).
         self.is_valid()
         data = self.cleaned_data
-        return HistoryFilters(
+        filters = HistoryFilters(
             **{f.name: data.get(f.name) or f.default for f in fields(HistoryFilters)}
+        )
+        source = self.sources.named(filters.source)
+        if source is None:
+            return filters
+        return replace(
+            filters,
+            account=filters.account or source.account,
+            region=filters.region or source.region,
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
@@ -11,6 +11,7 @@ from channels.registry import label_for
 from notifier import storage
 from notifier.events import TERMINAL_STATUSES
 from notifier.history.setups import SetupHealth, setup_health
+from notifier.history.sources import SourceNames
 from notifier.storage.base import HistoryReader
 from registrations.models import NotificationSetup
 
@@ -25,13 +26,20 @@ class Dashboard:
     latency: list[tuple[str, str, int, float, float]]  # (kind, label, attempts, p50, p95) ms
     failing_setups: list[SetupHealth]
     needs_audit_mirror: bool
+    # (source name or "", account, region, deployments, failed), most deployments first
+    per_source: list[tuple[str, str, str, int, int]] = field(default_factory=list)
 
 
 def dashboard(
-    *, days: int = 30, now: datetime | None = None, reader: HistoryReader | None = None
+    *,
+    days: int = 30,
+    now: datetime | None = None,
+    reader: HistoryReader | None = None,
+    sources: SourceNames | None = None,
 ) -> Dashboard:
-    """Deployments per day by outcome, change failure rate per application, notification
-    latency per channel kind, and the setups failing now, over the last `days` days."""
+    """Deployments per day by outcome, change failure rate per application, deployments and
+    failures per source, notification latency per channel kind, and the setups failing
+    now, over the last `days` days."""
     reader = reader or storage.get_history_reader()
     now = timezone.localtime(now or timezone.now())
     first_day = now.date() - timedelta(days=days - 1)
@@ -42,6 +50,7 @@ def dashboard(
     )
     if stats is None:
         return Dashboard(days, [], [], [], failing, True)
+    names = sources or SourceNames()
     per_day: dict[date, dict[str, int]] = {
         first_day + timedelta(days=i): dict.fromkeys(OUTCOME_BUCKETS, 0) for i in range(days)
     }
@@ -56,4 +65,8 @@ def dashboard(
         latency=[(k.kind, label_for(k.kind), k.attempts, k.p50, k.p95) for k in stats.latency],
         failing_setups=failing,
         needs_audit_mirror=False,
+        per_source=[
+            (names.name_for(account=account, region=region), account, region, n, failed)
+            for account, region, n, failed in stats.per_source
+        ],
     )

@@ -25,6 +25,7 @@ from notifier.history import charts, deployment, listing, services, statistics
 from notifier.history.applications import application_summary
 from notifier.history.forms import HistoryFilterForm, cursors, page_number
 from notifier.history.health import healthz_health, poller_health, queue_depth
+from notifier.history.sources import SourceNames
 from notifier.ratelimit import RateLimited
 from notifier.storage.base import DeliveryKey, StorageError
 from registrations.models import Registration
@@ -61,8 +62,12 @@ def _refuse_control_characters(value: str, what: str) -> None:
 @signed_in
 def deployment_list(request: HttpRequest) -> HttpResponse:
     choices = listing.filter_choices()
+    sources = SourceNames()
     form = HistoryFilterForm(
-        request.GET or None, kinds=choices["kinds"], applications=choices["applications"]
+        request.GET or None,
+        kinds=choices["kinds"],
+        applications=choices["applications"],
+        sources=sources,
     )
     filters = form.filters()
     before, after, cursor_error = cursors(request)
@@ -72,6 +77,9 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
+        "rows": [
+            (row, sources.name_for(account=row.account, region=row.region)) for row in page.rows
+        ],
         "newer_url": _query(page.newer),
         "older_url": _query(page.older),
         "newest_url": _query(filters.as_params()),
@@ -132,7 +140,18 @@ def delivery_resend(request: HttpRequest, deployment_id: str) -> HttpResponse:
 @signed_in
 def application_detail(request: HttpRequest, application: str) -> HttpResponse:
     _refuse_control_characters(application, "application")
-    summary = application_summary(application=application)
+    sources = SourceNames()
+    chosen = request.GET.get("source", "")
+    source = sources.named(chosen) if chosen else None
+    if chosen and source is None:
+        known = ", ".join(s.name for s in sources.labels) or "none yet"
+        return HttpResponse(
+            f"source: no source is named {chosen}; use one of the sources ({known}) "
+            "or leave source out for every source.",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    summary = application_summary(application=application, source=source, sources=sources)
     if summary.registration is None and not summary.recent.rows:
         raise Http404(f"{application} is not registered and no deployment of it has been seen.")
     weekly_chart = charts.stacked_bars(

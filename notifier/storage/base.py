@@ -313,9 +313,18 @@ class HistoryReader(Protocol):
     def pending_count(self) -> PendingCount:
         """Deliveries waiting to be sent or retried."""
 
-    def release_stats(self, *, application: str, since: datetime, zone: tzinfo) -> ReleaseStats:
+    def release_stats(
+        self,
+        *,
+        application: str,
+        since: datetime,
+        zone: tzinfo,
+        account: str = "",
+        region: str = "",
+    ) -> ReleaseStats:
         """Counts, median duration and deployments per day (days in `zone`) of one
-        application since `since`. An incomplete reader counts its newest page only."""
+        application since `since`, in `account` and `region` when given (one source's).
+        An incomplete reader counts its newest page only."""
 
     def dashboard_stats(self, *, since: datetime, zone: tzinfo) -> DashboardStats | None:
         """Deployments per day and status, failure rate per application and latency

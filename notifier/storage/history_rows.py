@@ -3,7 +3,7 @@ history pages render, the same whichever backend answered."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 
 from channels.registry import short_label_for
@@ -19,7 +19,10 @@ Position = tuple[datetime, str]  # (create_time, deployment_id) of a row the lis
 
 @dataclass(frozen=True)
 class HistoryFilters:
-    """What a person asked the deployment list for; empty values mean "any"."""
+    """What a person asked the deployment list for; empty values mean "any".
+
+    `source` is the name a person chose; the form resolves it into `account` and `region`,
+    which are what a reader filters on (a source is an account and a region)."""
 
     application: str = ""
     deployment_group: str = ""
@@ -30,6 +33,9 @@ class HistoryFilters:
     since: date | None = None
     until: date | None = None
     q: str = ""
+    source: str = ""
+    account: str = ""
+    region: str = ""
 
     LABELS = {
         "deployment_group": "deployment group",
@@ -40,6 +46,9 @@ class HistoryFilters:
         "since": "from date",
         "until": "to date",
         "q": "search",
+        "source": "source",
+        "account": "account",
+        "region": "region",
     }
 
     def needing_audit_mirror(self) -> list[str]:
@@ -83,6 +92,8 @@ class DeploymentRow:
     start_time: datetime | None
     duration_seconds: float | None
     deliveries: tuple[DeliverySummary, ...] = ()
+    account: str = ""  # the AWS account and region the deployment ran in
+    region: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,8 @@ class DashboardStats:
     per_day: list[tuple[date, str, int]]  # (local day, status, deployments)
     failure_rates: list[tuple[str, int, int]]  # (application, failed, finished)
     latency: list[KindLatency]  # delivered attempts' latency in ms, by kind
+    per_source: list[tuple[str, str, int, int]] = field(default_factory=list)
+    # (account, region, deployments, failed) since the window's start, most deployments first
 
 
 def percentile(values: list[float], fraction: float) -> float | None:

@@ -41,6 +41,8 @@ _ROW_FIELDS = (
     "status",
     "creator",
     "revision",
+    "account",
+    "region",
     "create_time",
     "start_time",
     "complete_time",
@@ -57,7 +59,7 @@ def deployments_filtered(using: str, filters: HistoryFilters) -> QuerySet:
     rows = m.Deployment.objects.using(using).filter(create_time__isnull=False)
     exact = {
         name: getattr(filters, name)
-        for name in ("application", "deployment_group", "status")
+        for name in ("application", "deployment_group", "status", "account", "region")
         if getattr(filters, name)
     }
     rows = rows.filter(**exact)
@@ -118,6 +120,8 @@ def _row(values: dict[str, Any], deliveries) -> DeploymentRow:
         start_time=values["start_time"],
         duration_seconds=duration,
         deliveries=tuple(deliveries),
+        account=values["account"],
+        region=values["region"],
     )
 
 
@@ -213,8 +217,23 @@ class SqlHistoryReader:
         count = m.Delivery.objects.using(self.using).filter(state=PENDING).count()
         return PendingCount(count, "waiting or retrying")
 
-    def release_stats(self, *, application: str, since: datetime, zone: tzinfo) -> ReleaseStats:
-        return stats.release_stats(self.using, application=application, since=since, zone=zone)
+    def release_stats(
+        self,
+        *,
+        application: str,
+        since: datetime,
+        zone: tzinfo,
+        account: str = "",
+        region: str = "",
+    ) -> ReleaseStats:
+        return stats.release_stats(
+            self.using,
+            application=application,
+            since=since,
+            zone=zone,
+            account=account,
+            region=region,
+        )
 
     def dashboard_stats(self, *, since: datetime, zone: tzinfo) -> DashboardStats:
         return stats.dashboard_stats(self.using, since=since, zone=zone)

@@ -44,8 +44,20 @@ def _on_postgres(using: str) -> bool:
     return connections[using].vendor == "postgresql"
 
 
-def release_stats(using: str, *, application: str, since: datetime, zone: tzinfo) -> ReleaseStats:
+def release_stats(
+    using: str,
+    *,
+    application: str,
+    since: datetime,
+    zone: tzinfo,
+    account: str = "",
+    region: str = "",
+) -> ReleaseStats:
     rows = m.Deployment.objects.using(using).filter(application=application, create_time__gte=since)
+    if account:
+        rows = rows.filter(account=account)
+    if region:
+        rows = rows.filter(region=region)
     counts = rows.aggregate(
         total=Count("pk"),
         finished=Count("pk", filter=Q(status__in=TERMINAL_STATUSES)),
@@ -98,10 +110,16 @@ def dashboard_stats(using: str, *, since: datetime, zone: tzinfo) -> DashboardSt
         .filter(finished__gt=0)
         .order_by()
     )
+    by_source = (
+        recent.values("account", "region")
+        .annotate(n=Count("pk"), failed=Count("pk", filter=Q(status="Failed")))
+        .order_by("-n", "account", "region")
+    )
     return DashboardStats(
         per_day=[(r["day"], r["status"], r["n"]) for r in by_day],
         failure_rates=[(r["application"], r["failed"], r["finished"]) for r in rates],
         latency=latency_by_kind(using, since=since),
+        per_source=[(r["account"], r["region"], r["n"], r["failed"]) for r in by_source],
     )
 
 

@@ -46,6 +46,8 @@ def row_from_record(record: DeploymentRecord) -> DeploymentRow:
             DeliverySummary(d.key.event, d.kind, d.state, d.key.setup_id, d.attempts, d.last_error)
             for d in record.deliveries
         ),
+        account=e.account,
+        region=e.region,
     )
 
 
@@ -90,13 +92,25 @@ class StoreHistoryReader:
         due = self.store.deliveries_due(limit=PENDING_COUNTED)
         return PendingCount(len(due), f"due now (at most {PENDING_COUNTED:,} counted)")
 
-    def release_stats(self, *, application: str, since: datetime, zone: tzinfo) -> ReleaseStats:
-        """Counted over the application's newest STATS_SAMPLE deployments only."""
+    def release_stats(
+        self,
+        *,
+        application: str,
+        since: datetime,
+        zone: tzinfo,
+        account: str = "",
+        region: str = "",
+    ) -> ReleaseStats:
+        """Counted over the application's newest STATS_SAMPLE deployments only (of every
+        source; those of `account` and `region` among them when given)."""
         newest = self.store.deployments_page(application=application, per_page=STATS_SAMPLE)
         known = [
             row_from_record(r)
             for r in newest.items
-            if r.event.create_time and r.event.create_time >= since
+            if r.event.create_time
+            and r.event.create_time >= since
+            and (not account or r.event.account == account)
+            and (not region or r.event.region == region)
         ]
         per_day: dict[date, int] = {}
         for row in known:

@@ -39,6 +39,8 @@ def deployment_fields(event: DeploymentEvent) -> dict[str, Any]:
         "status": event.status,
         "creator": event.creator,
         "revision": event.revision.summary[:512],
+        "account": event.account[:12],
+        "region": event.region[:32],
         "create_time": event.create_time,
         "start_time": event.start_time,
         "complete_time": event.complete_time,

@@ -5,6 +5,7 @@ deployment) with everything else reported as needing the mirror."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, timedelta
 from types import SimpleNamespace
 
@@ -33,8 +34,14 @@ ORM_SQLITE, ORM_POSTGRES, _ = BACKENDS
 READERS = [ORM_SQLITE, ORM_POSTGRES, pytest.param("dynamodb-mirror", marks=ORM_POSTGRES.marks)]
 
 
+PROD, STAGING = "111111111111", "222222222222"
+# Where each deployment ran: d-A0003 in staging's eu-west-1, d-A0005 in prod's eu-west-1.
+SOURCES = {"d-A0003": (STAGING, "eu-west-1"), "d-A0005": (PROD, "eu-west-1")}
+
+
 def seed(store) -> None:
-    """Five deployments of two applications; two share a create time."""
+    """Five deployments of two applications in three account-regions; two share a create
+    time."""
     now = timezone.now()
     plan = [
         ("d-A0001", "storefront", "Succeeded", 50, 60, "ana", delivered(100), NEW_RELIC),
@@ -52,6 +59,8 @@ def seed(store) -> None:
             seconds=seconds,
             creator=creator,
         )
+        account, region = SOURCES.get(deployment_id, (PROD, "us-east-1"))
+        event = dataclasses.replace(event, account=account, region=region)
         statuses = ("InProgress", "Ready") if deployment_id == "d-A0003" else ("InProgress",)
         seed_timeline(store, event, statuses=statuses if status != "InProgress" else ())
         if setup is not None:
@@ -125,6 +134,9 @@ def test_it_lists_newest_first_and_pages_by_keyset_both_ways(reader):
         (HistoryFilters(q="d-A0003"), ["d-A0003"]),
         (HistoryFilters(q="BOB"), ["d-A0002"]),
         (HistoryFilters(q="9f1c2d3e", application="storefront"), ["d-A0005", "d-A0002", "d-A0001"]),
+        (HistoryFilters(account=STAGING), ["d-A0003"]),
+        (HistoryFilters(region="eu-west-1"), ["d-A0005", "d-A0003"]),
+        (HistoryFilters(account=PROD, region="us-east-1"), ["d-A0004", "d-A0002", "d-A0001"]),
     ],
 )
 def test_it_applies_every_filter(reader, filters, expected):
@@ -173,6 +185,25 @@ def test_it_counts_releases_and_percentiles(reader):
     assert (latency.kind, latency.attempts, latency.p50, latency.p95) == ("newrelic", 1, 100, 100)
 
 
+def test_it_reads_each_rows_source_and_counts_per_source(reader):
+    since = timezone.now() - timedelta(days=1)
+    rows = reader.deployment_rows(filters=HistoryFilters()).rows
+    assert [(r.deployment_id, r.account, r.region) for r in rows][:2] == [
+        ("d-A0005", PROD, "eu-west-1"),
+        ("d-A0004", PROD, "us-east-1"),
+    ]
+    board = reader.dashboard_stats(since=since, zone=UTC)
+    assert board.per_source == [
+        (PROD, "us-east-1", 3, 1),
+        (PROD, "eu-west-1", 1, 0),
+        (STAGING, "eu-west-1", 1, 0),
+    ]
+    one_source = reader.release_stats(
+        application="storefront", since=since, zone=UTC, account=PROD, region="us-east-1"
+    )
+    assert (one_source.total, one_source.finished, one_source.succeeded) == (2, 2, 1)
+
+
 # --- DynamoDB alone: the documented subset --------------------------------------------------
 
 
@@ -215,3 +246,10 @@ def test_one_function_chooses_the_reader(settings, monkeypatch, aws):
     assert isinstance(get_history_reader(), StoreHistoryReader)
     monkeypatch.setitem(settings.DATABASES, "audit", settings.DATABASES["default"])
     assert get_history_reader().database == "audit"
+
+
+def test_dynamodb_alone_says_the_source_filters_need_the_mirror(dynamodb_alone):
+    filters = HistoryFilters(source="prod-eu", account=PROD, region="eu-west-1")
+    result = dynamodb_alone.deployment_rows(filters=filters)
+    assert result.ignored_filters == ("source", "account", "region")
+    assert ids(result)[0] == "d-A0005"  # every deployment, newest first
