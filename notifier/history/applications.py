@@ -37,6 +37,14 @@ class ApplicationSummary:
     sources: list[SourceLabel] = field(default_factory=list)  # sources registering it
 
 
+def _registrations(*, application: str, source: SourceLabel | None):
+    """The registrations of `application`: in `source` only, or in every source."""
+    rows = Registration.objects.filter(codedeploy_application_name=application)
+    if source is not None:
+        rows = rows.filter(source__name=source.name)
+    return rows.select_related("team", "source")
+
+
 def application_summary(
     *,
     application: str,
@@ -72,11 +80,7 @@ def application_summary(
         account=account,
         region=region,
     )
-    registrations = Registration.objects.filter(
-        codedeploy_application_name=application
-    ).select_related("team", "source")
-    if source is not None:
-        registrations = registrations.filter(source__name=source.name)
+    registrations = _registrations(application=application, source=source)
     registered_in = {r.source.name for r in registrations}
     registration = registrations.first()
     setups = list(registration.setups.all()) if registration else []

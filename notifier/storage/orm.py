@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Prefetch, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -15,7 +14,6 @@ from notifier.events import DeploymentEvent
 from notifier.storage.base import (
     DEFAULT_SOURCE,
     PENDING,
-    Attempt,
     AttemptOutcome,
     Claim,
     Delivery,
@@ -24,82 +22,10 @@ from notifier.storage.base import (
     Page,
     PollState,
     StatusChange,
-    StorageError,
     claim_token,
-    maybe_sent_since,
 )
 from notifier.storage.codec import poll_state_from_dict, poll_state_to_dict
-
-
-def deployment_fields(event: DeploymentEvent) -> dict[str, Any]:
-    """The notifier.models.Deployment columns that come from a DeploymentEvent."""
-    return {
-        "application": event.application,
-        "deployment_group": event.deployment_group,
-        "status": event.status,
-        "creator": event.creator,
-        "revision": event.revision.summary[:512],
-        "account": event.account[:12],
-        "region": event.region[:32],
-        "create_time": event.create_time,
-        "start_time": event.start_time,
-        "complete_time": event.complete_time,
-        "event": event.to_dict(),
-    }
-
-
-def delivery_from_model(row: m.Delivery, *, with_history: bool = False) -> Delivery:
-    history: tuple[Attempt, ...] = ()
-    if with_history:
-        history = tuple(
-            Attempt(
-                number=a.number,
-                state=a.state,
-                started_at=a.started_at,
-                latency_ms=a.latency_ms,
-                response_status=a.response_status,
-                error=a.error,
-                detail=a.detail,
-                error_code=a.error_code,
-            )
-            for a in row.history.all()
-        )
-    return Delivery(
-        key=DeliveryKey(row.deployment_id, row.event, row.setup_id),
-        kind=row.kind,
-        state=row.state,
-        attempts=row.attempts,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        next_attempt_at=row.next_attempt_at,
-        last_error=row.last_error,
-        last_error_code=row.last_error_code,
-        event=DeploymentEvent.from_dict(row.payload),
-        history=history,
-        maybe_sent_since=maybe_sent_since(
-            state=row.state,
-            in_flight_since=row.in_flight_since,
-            claimed_at=row.updated_at,
-            lease_until=row.lease_until,
-            now=timezone.now(),
-        ),
-    )
-
-
-def _guard(method):
-    """Turn database failures into StorageError, so callers handle one exception type."""
-
-    def wrapper(*args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except IntegrityError:
-            raise
-        except DatabaseError as exc:
-            raise StorageError(f"the database refused {method.__name__}: {exc}") from exc
-
-    wrapper.__name__ = method.__name__
-    wrapper.__doc__ = method.__doc__
-    return wrapper
+from notifier.storage.orm_rows import delivery_from_model, deployment_fields, guarded
 
 
 class OrmStore:
@@ -116,18 +42,18 @@ class OrmStore:
         return model.objects.using(self.using)
 
     # --- poll state -------------------------------------------------------------------
-    @_guard
+    @guarded
     def poll_state_get(self, *, source: str = DEFAULT_SOURCE) -> PollState:
         row = self._q(m.PollStateRecord).filter(name=source).first()
         return poll_state_from_dict(row.data) if row else PollState()
 
-    @_guard
+    @guarded
     def poll_state_save(self, state: PollState, *, source: str = DEFAULT_SOURCE) -> None:
         self._q(m.PollStateRecord).update_or_create(
             name=source, defaults={"data": poll_state_to_dict(state)}
         )
 
-    @_guard
+    @guarded
     def lease_acquire(self, name: str, holder: str, *, seconds: float) -> bool:
         now = timezone.now()
         until = now + timedelta(seconds=seconds)
@@ -146,12 +72,12 @@ class OrmStore:
             return False
         return True
 
-    @_guard
+    @guarded
     def lease_release(self, name: str, holder: str) -> None:
         self._q(m.Lease).filter(name=name, holder=holder).delete()
 
     # --- deployments and the ledger ---------------------------------------------------
-    @_guard
+    @guarded
     def deployment_save(self, event: DeploymentEvent, *, seen_at: datetime) -> None:
         fields = {**deployment_fields(event), "updated_at": seen_at}
         with transaction.atomic(using=self.using):
@@ -165,7 +91,7 @@ class OrmStore:
             if not self._q(m.StatusChange).filter(deployment=row, status=event.status).exists():
                 self._q(m.StatusChange).create(deployment=row, status=event.status, seen_at=seen_at)
 
-    @_guard
+    @guarded
     def delivery_create(self, key: DeliveryKey, *, kind: str, event: DeploymentEvent) -> bool:
         now = timezone.now()
         try:
@@ -189,7 +115,7 @@ class OrmStore:
             deployment_id=key.deployment_id, event=key.event, setup_id=key.setup_id
         )
 
-    @_guard
+    @guarded
     def delivery_claim(
         self, key: DeliveryKey, *, holder: str, lease_seconds: float, now: datetime | None = None
     ) -> Claim | None:
@@ -223,7 +149,7 @@ class OrmStore:
             in_flight_since=since if since < now else None,
         )
 
-    @_guard
+    @guarded
     def delivery_record(self, claim: Claim, outcome: AttemptOutcome) -> bool:
         now = timezone.now()
         with transaction.atomic(using=self.using):
@@ -253,7 +179,7 @@ class OrmStore:
             )
         return True
 
-    @_guard
+    @guarded
     def delivery_release(self, claim: Claim) -> bool:
         return bool(
             self._key_filter(claim.key)
@@ -267,7 +193,7 @@ class OrmStore:
             )
         )
 
-    @_guard
+    @guarded
     def deliveries_due(self, *, now: datetime | None = None, limit: int = 100) -> list[DeliveryKey]:
         now = now or timezone.now()
         rows = (
@@ -280,12 +206,12 @@ class OrmStore:
         )
         return [DeliveryKey(*row) for row in rows]
 
-    @_guard
+    @guarded
     def delivery_get(self, key: DeliveryKey) -> Delivery | None:
         row = self._key_filter(key).prefetch_related("history").first()
         return delivery_from_model(row, with_history=True) if row else None
 
-    @_guard
+    @guarded
     def delivery_requeue(self, key: DeliveryKey) -> bool:
         now = timezone.now()
         return bool(
@@ -310,7 +236,7 @@ class OrmStore:
             ),
         )
 
-    @_guard
+    @guarded
     def deployments_page(
         self, *, application: str | None = None, page: int = 1, per_page: int = 50
     ) -> Page:
@@ -334,7 +260,7 @@ class OrmStore:
             total=total,
         )
 
-    @_guard
+    @guarded
     def deployment_get(self, deployment_id: str) -> DeploymentRecord | None:
         row = (
             self._q(m.Deployment)
