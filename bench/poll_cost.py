@@ -507,7 +507,7 @@ def sources_measure(count: int, *, seconds: float, markers: int) -> int:
                 f"idle source pace: {per_cycle:.2f} AWS calls per cycle, cycle starts "
                 f"{statistics.mean(gaps):.2f}s apart on average ({min(gaps):.2f}s at least, "
                 f"{max(gaps):.2f}s at most): {pace:.2f} calls/min (target <= 4): "
-                f"{'ok' if pace <= 4 else 'OVER TARGET'}"
+                f"{'ok' if round(pace, 2) <= 4 else 'OVER TARGET'}"
             )
     busy_cycles = [s for name, _, s in cycles if name == busy]
     idle_cycles = [s for name, _, s in cycles if name != busy]
