@@ -7,16 +7,27 @@ sees 30 new + 30 running. Target: CodeDeploy calls per cycle <= 1 + ceil((new + 
 25), whatever the number of applications and groups; cycle time <= 0.5 s on the ORM store,
 <= 1.0 s on DynamoDB against moto.
 
+Many sources (`--sources 100`): the service's own loop (notifier.loop.service_loop_run, ORM
+store) polls N sources, 2 regions per account (account n // 2), each a role assumed through
+moto's STS, each with 10 registered applications (one New Relic setup each, hearing
+succeeded). Source 0 is busy: one deployment after another is started and moved to Succeeded
+at a random moment, and a local New Relic records each marker's arrival; the others are idle.
+Every AWS call (STS included) is counted per source with botocore's `before-call` event.
+Reports AWS calls per minute per idle source (target <= 4), the busy source's marker latency
+p50/p99 (compare with the same run with `--sources 1`: target within 10%) and cycle times.
+
 Backends: orm (SQLite file), orm-postgres (the PostgreSQL on 127.0.0.1:5432, when it
 answers) and dynamodb (moto's server in a process of its own). Claims per second: 8
 threads claim 2,000 pending deliveries.
 
     .venv/bin/python bench/poll_cost.py [--cycles 10] [--applications 1000]
+    .venv/bin/python bench/poll_cost.py --sources 100 [--seconds 180] [--markers 40]
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import math
 import os
 import socket
@@ -74,6 +85,8 @@ DYNAMODB_SERVER = subprocess.Popen(
     stdout=subprocess.DEVNULL,
     stderr=subprocess.DEVNULL,
 )
+# Ended however this process ends (--help, a failed setup): never left running on its own.
+atexit.register(DYNAMODB_SERVER.terminate)
 os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{_dynamodb_port}"
 for _ in range(100):
     try:
@@ -282,6 +295,261 @@ def postgres_drop() -> None:
         c.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}"')
 
 
+SOURCE_APPLICATIONS = 10
+SOURCE_REGIONS = ("us-east-1", "us-west-2")
+
+
+def source_place(n: int) -> tuple[str, str]:
+    """Source n's (account, region): two regions per account."""
+    return f"{200000000000 + n // len(SOURCE_REGIONS)}", SOURCE_REGIONS[n % len(SOURCE_REGIONS)]
+
+
+class AwsCalls:
+    """Every AWS call of every source, with its time: botocore's `before-call` event on the
+    sessions the service makes (CodeDeploy through the source's session, STS through the
+    session its role is assumed with)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, str, str]] = []  # (monotonic, source, service.Operation)
+        self._hooked: dict[int, object] = {}  # the sessions kept, so no id is reused
+        self._lock = threading.Lock()
+
+    def hook(self, session, source: str, *, only: str = "") -> None:
+        if id(session) in self._hooked:
+            return
+        self._hooked[id(session)] = session
+
+        def before_call(event_name: str, **_kwargs) -> None:
+            operation = event_name.split(".", 1)[1]
+            if not only or operation.startswith(only + "."):
+                with self._lock:
+                    self.calls.append((time.monotonic(), source, operation))
+
+        session.events.register("before-call", before_call)
+
+
+def sources_create(count: int, newrelic) -> None:
+    """N role sources with 10 registered applications each (a group each), the default
+    source disabled, so exactly N sources are polled."""
+    from moto.codedeploy.models import codedeploy_backends
+
+    from registrations.sources import Source, source_default
+
+    Source.objects.filter(pk=source_default().pk).update(enabled=False)
+    with transaction.atomic():
+        for n in range(count):
+            account, region = source_place(n)
+            source = Source.objects.create(
+                name=f"src-{n:03d}",
+                region=region,
+                credentials=Source.ROLE,
+                role_arn=f"arn:aws:iam::{account}:role/x",
+                account_id=account,
+            )
+            cd = codedeploy_backends[account][region]
+            for a in range(SOURCE_APPLICATIONS):
+                name = f"app-{a:02d}"
+                cd.create_application(name, "Server", [])
+                cd.create_deployment_group(
+                    name, "production", None, None, None, None, f"arn:aws:iam::{account}:role/cd"
+                )
+                registration = Registration.objects.create(
+                    codedeploy_application_name=name, source=source
+                )
+                NewRelicSetup.objects.create(
+                    registration=registration,
+                    application_name=f"web-{n}-{a}",
+                    events=["succeeded"],
+                )
+                if n == 0:
+                    newrelic.add_application(f"web-{n}-{a}")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+def sources_measure(count: int, *, seconds: float, markers: int) -> int:
+    """Run the service loop over `count` sources for `seconds`; print calls, latency, cycles."""
+    import random
+
+    from moto.codedeploy.models import codedeploy_backends
+    from pytest_httpserver import HTTPServer
+
+    from notifier import pollers, sources
+    from notifier.loop import Stopping, service_loop_run
+    from tests.support.newrelic import API_KEY, FakeNewRelic
+
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    newrelic = FakeNewRelic(server)
+    settings.NEW_RELIC_API_KEY, settings.NEW_RELIC_API_URL = API_KEY, newrelic.url
+    settings.NOTIFIER_NODE_LOCK = WORK / "node.lock"
+    began = time.perf_counter()
+    sources_create(count, newrelic)
+    print(
+        f"{count} sources ({math.ceil(count / 2)} accounts x {min(count, 2)} regions) x "
+        f"{SOURCE_APPLICATIONS} registered applications; setup took "
+        f"{time.perf_counter() - began:.1f}s; NOTIFIER_POLL_INTERVAL "
+        f"{settings.NOTIFIER_POLL_INTERVAL}s, NOTIFIER_IDLE_POLL_INTERVAL "
+        f"{settings.NOTIFIER_IDLE_POLL_INTERVAL}s, NOTIFIER_POLL_THREADS "
+        f"{settings.NOTIFIER_POLL_THREADS}; loop {seconds:.0f}s, {markers} busy deployments"
+    )
+
+    # Instrumentation only: the service's own functions, wrapped to count and time.
+    calls, cycles = AwsCalls(), []  # cycles: (source, began monotonic, seconds)
+    session_for, own_session, poll = (
+        pollers.boto3_session_for,
+        sources._own_session,
+        pollers.deployment_poll,
+    )
+
+    def counted_session_for(config):
+        session = session_for(config)
+        calls.hook(session, config.name, only="codedeploy")
+        return session
+
+    def counted_own_session(config):
+        session = own_session(config)
+        calls.hook(session, config.name, only="sts")
+        return session
+
+    def timed_poll(**kwargs):
+        start = time.monotonic()
+        try:
+            return poll(**kwargs)
+        finally:
+            cycles.append((kwargs["source"].name, start, time.monotonic() - start))
+
+    pollers.boto3_session_for, sources._own_session = counted_session_for, counted_own_session
+    pollers.deployment_poll = timed_poll
+
+    account, region = source_place(0)
+    cd = codedeploy_backends[account][region]
+    stopping = Stopping()
+    loop = threading.Thread(
+        target=service_loop_run, kwargs={"seconds": seconds, "stopping": stopping}
+    )
+    # The busy source is busy from the start (a deployment created now keeps it so for
+    # NOTIFIER_BUSY_WINDOW): only the measured deployments' markers are timed.
+    first = cd.create_deployment("app-00", "production", REVISION)
+    move_in_backend(cd, first, "InProgress")
+    start = time.monotonic()
+    loop.start()
+    moved: dict[str, float] = {}  # deployment id -> time.time() it succeeded
+    rng = random.Random(11)
+    warm = min(40.0, seconds / 4)  # every source's first cycle (and AssumeRole) first
+    time.sleep(warm)
+    move_in_backend(cd, first, "Succeeded")
+    spacing = (seconds - warm - 10) / max(1, markers)
+    for n in range(markers):
+        deployment_id = cd.create_deployment(
+            f"app-{n % SOURCE_APPLICATIONS:02d}", "production", REVISION
+        )
+        move_in_backend(cd, deployment_id, "InProgress")
+        time.sleep(rng.uniform(0.2, spacing * 2 - 0.2))
+        move_in_backend(cd, deployment_id, "Succeeded")
+        moved[deployment_id] = time.time()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(newrelic.markers) < len(moved) + 1:
+        time.sleep(0.05)
+    ran = time.monotonic() - start
+    stopping.set()
+    loop.join(timeout=60)
+    stopping.close()
+    server.stop()
+
+    latencies = []
+    for deployment_id, at in moved.items():
+        found = newrelic.markers_for(deployment_id)
+        if found:
+            latencies.append(found[0]["received"] - at)
+    busy = "src-000"
+    steady = [c for c in calls.calls if c[0] >= start + warm]
+    minutes = (ran - warm) / 60
+    idle_names = {f"src-{n:03d}" for n in range(1, count)}
+    idle_calls = [c for c in steady if c[1] in idle_names]
+    ops: dict[str, int] = {}
+    for _, _, operation in calls.calls:
+        ops[operation] = ops.get(operation, 0) + 1
+    print()
+    print(f"AWS calls over the whole run ({ran:.0f}s): {len(calls.calls)}: {ops}")
+    print(
+        f"AWS calls per minute after the first {warm:.0f}s: total {len(steady) / minutes:.1f}; "
+        f"busy source {sum(c[1] == busy for c in steady) / minutes:.1f}"
+    )
+    if count > 1:
+        per_idle = len(idle_calls) / minutes / (count - 1)
+        # Each idle source's own pace: calls between its first and last call after warm-up
+        # (a window's edges would count a cycle too many or too few).
+        paces = []
+        for name in idle_names:
+            times = [c[0] for c in idle_calls if c[1] == name]
+            if len(times) > 1 and times[-1] > times[0]:
+                paces.append((len(times) - 1) / (times[-1] - times[0]) * 60)
+        most = max(paces, default=0.0)
+        print(
+            f"idle source, calls in the window: {per_idle:.2f} calls/min on average, "
+            f"{most:.2f} at most (first to last call)"
+        )
+        # The pace itself: the time between one idle source's cycle starts, and its calls
+        # per cycle (a call's time also moves with the lease and the database before it).
+        gaps = []
+        for name in idle_names:
+            starts = sorted(b for n, b, _ in cycles if n == name and b >= start + warm)
+            gaps += [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+        idle_steady = sum(1 for n, b, _ in cycles if n in idle_names and b >= start + warm)
+        if gaps and idle_steady:
+            per_cycle = len(idle_calls) / idle_steady
+            pace = per_cycle * 60 / statistics.mean(gaps)
+            print(
+                f"idle source pace: {per_cycle:.2f} AWS calls per cycle, cycle starts "
+                f"{statistics.mean(gaps):.2f}s apart on average ({min(gaps):.2f}s at least, "
+                f"{max(gaps):.2f}s at most): {pace:.2f} calls/min (target <= 4): "
+                f"{'ok' if round(pace, 2) <= 4 else 'OVER TARGET'}"
+            )
+    busy_cycles = [s for name, _, s in cycles if name == busy]
+    idle_cycles = [s for name, _, s in cycles if name != busy]
+    for label, values in (("busy", busy_cycles), ("idle", idle_cycles)):
+        if values:
+            print(
+                f"{label} cycle: {len(values)} cycles, median {statistics.median(values):.3f}s, "
+                f"p99 {_percentile(values, 0.99):.3f}s, max {max(values):.3f}s"
+            )
+    busy_starts = sorted(b for n, b, _ in cycles if n == busy and b >= start + warm)
+    busy_gaps = [
+        later - earlier for earlier, later in zip(busy_starts, busy_starts[1:], strict=False)
+    ]
+    if busy_gaps:
+        print(
+            f"busy source cycle starts: {statistics.mean(busy_gaps):.2f}s apart on average, "
+            f"p99 {_percentile(busy_gaps, 0.99):.2f}s, at most {max(busy_gaps):.2f}s"
+        )
+    firsts: dict[str, float] = {}
+    for name, began_at, took in cycles:
+        firsts.setdefault(name, began_at + took - start)
+    if len(firsts) == count:
+        print(f"first round: every source's first cycle ended {max(firsts.values()):.1f}s in")
+    print(f"markers: {len(latencies)} of {len(moved)} received")
+    if latencies:
+        print(
+            f"busy source marker latency: p50 {_percentile(latencies, 0.5):.3f}s, "
+            f"p99 {_percentile(latencies, 0.99):.3f}s, max {max(latencies):.3f}s, "
+            f"mean {statistics.mean(latencies):.3f}s"
+        )
+    return 0 if len(latencies) == len(moved) else 1
+
+
+def move_in_backend(cd, deployment_id: str, status: str) -> None:
+    deployment = cd.deployments[deployment_id]
+    deployment.status = status
+    now = _utcnow()
+    deployment.start_time = deployment.start_time or now
+    if status == "Succeeded":
+        deployment.complete_time = now
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--applications", type=int, default=1000)
@@ -294,9 +562,26 @@ def main() -> int:
         default=DynamoStore.write_concurrency,
         help="deployments the poller stores at once on DynamoDB (1: one after another)",
     )
+    parser.add_argument(
+        "--sources",
+        type=int,
+        default=0,
+        help="measure N sources (2 regions per account, source 0 busy) with the service loop",
+    )
+    parser.add_argument("--seconds", type=float, default=180, help="--sources: loop run time")
+    parser.add_argument(
+        "--markers", type=int, default=40, help="--sources: busy deployments to succeed"
+    )
     args, _ = parser.parse_known_args()
 
     call_command("migrate", verbosity=0)
+    if args.sources:
+        try:
+            return sources_measure(args.sources, seconds=args.seconds, markers=args.markers)
+        finally:
+            SERVER.stop()
+            DYNAMODB_SERVER.terminate()
+            DYNAMODB_SERVER.wait(timeout=10)
     print(
         f"account: {args.applications} registered applications x {len(GROUPS)} groups, "
         f"{args.older} older deployments; {args.new} new per cycle; {args.cycles} cycles; "
