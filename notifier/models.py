@@ -19,6 +19,23 @@ class PollStateRecord(models.Model):
         verbose_name = "poll state"
 
 
+class PushQueueRecord(models.Model):
+    """What one push queue has done (notifier.storage.base.PushQueueStats)."""
+
+    queue_url = models.CharField(max_length=512, primary_key=True)
+    received = models.BigIntegerField(default=0)
+    acted = models.BigIntegerField(default=0)
+    ignored = models.JSONField(default=dict, help_text="Messages ignored, by reason.")
+    last_receive = models.DateTimeField(null=True)
+    last_message_at = models.DateTimeField(null=True)
+    oldest_age_seconds = models.FloatField(null=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = "push queue"
+
+
 class Lease(models.Model):
     name = models.CharField(max_length=128, primary_key=True)
     holder = models.CharField(max_length=128)

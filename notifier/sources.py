@@ -36,12 +36,14 @@ class SourceConfig:
     """What the engine needs to reach one source: its name (for messages and its poll state),
     its region (empty: boto3's chain, i.e. AWS_REGION), the role to assume (empty: the
     service's own credentials) with its optional external id, and its account id when its
-    identity check has learned it (empty: not known yet)."""
+    identity check has learned it (empty: not known yet), and the SQS queue EventBridge puts
+    its CodeDeploy events on (empty: no push, polling alone)."""
 
     name: str
     region: str = ""
     role_arn: str = ""
     external_id: str = ""
+    queue_url: str = ""
     account_id: str = field(default="", compare=False)  # learned, not part of the identity
 
 

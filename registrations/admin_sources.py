@@ -15,8 +15,8 @@ HELP = (
     "watched account, create the role in <code>docs/source-role.json</code> (its trust "
     "policy lets this service's principal call sts:AssumeRole, with your external id as a "
     "condition; <code>docs/source-role.md</code> explains each part), then give its ARN here. "
-    "Saving checks which account the source acts in. Today only the default source is "
-    "polled: registrations of other sources stay quiet until per-source polling arrives."
+    "Saving checks which account the source acts in. Every enabled source is polled on its "
+    "own; give it a push queue for notifications within a second of each event."
 )
 
 
@@ -26,7 +26,15 @@ class SourceForm(forms.ModelForm):
 
     class Meta:
         model = Source
-        fields = ("name", "region", "credentials", "role_arn", "external_id", "enabled")
+        fields = (
+            "name",
+            "region",
+            "credentials",
+            "role_arn",
+            "external_id",
+            "queue_url",
+            "enabled",
+        )
         widgets = {"external_id": forms.PasswordInput(render_value=False)}
 
     def __init__(self, *args, **kwargs):
@@ -59,6 +67,7 @@ class SourceAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ("name", "region", "enabled"), "description": HELP}),
         ("Credentials", {"fields": ("credentials", "role_arn", "external_id")}),
+        ("Push (EventBridge to SQS)", {"fields": ("queue_url",)}),
         (
             "Identity check",
             {"fields": ("account_id", "is_default", "last_checked", "check_status")},

@@ -34,6 +34,7 @@ class SourceSerializer(serializers.ModelSerializer):
             "role_arn",
             "external_id",
             "external_id_set",
+            "queue_url",
             "account_id",
             "enabled",
             "is_default",

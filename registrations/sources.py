@@ -24,10 +24,20 @@ ROLE_ARN_SHAPE = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}
 NAME_SHAPE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 # sts:AssumeRole's ExternalId: 2-1224 characters of letters, digits and +=,.@:/-
 EXTERNAL_ID_SHAPE = re.compile(r"[\w+=,.@:/-]{2,1224}")
+# An SQS queue URL: https://sqs.<region>.amazonaws.com/<account>/<name> (or an endpoint's own
+# host, e.g. a VPC endpoint), the path always /<12-digit account>/<queue name>.
+QUEUE_URL_SHAPE = re.compile(r"https?://[\w.:-]{1,255}/\d{12}/[\w-]{1,80}(\.fifo)?")
 
 
 def source_problems(
-    *, name: str, region: str, credentials: str, role_arn: str, external_id: str, is_default: bool
+    *,
+    name: str,
+    region: str,
+    credentials: str,
+    role_arn: str,
+    external_id: str,
+    is_default: bool,
+    queue_url: str = "",
 ) -> dict[str, str]:
     """Field -> what is wrong and what to do, for every field of a source that is wrong. The
     admin form, the API and the model all call this, so they never disagree."""
@@ -67,6 +77,12 @@ def source_problems(
         errors["credentials"] = (
             "a role_arn or external_id is given but credentials is 'own': choose 'role' to "
             "assume the role, or leave both empty"
+        )
+    if queue_url and not QUEUE_URL_SHAPE.fullmatch(queue_url):
+        errors["queue_url"] = (
+            "queue_url must be an SQS queue URL like "
+            "https://sqs.eu-west-1.amazonaws.com/210987654321/codedeploy-events (12-digit "
+            "account id, then the queue's name); leave it empty to poll only"
         )
     return errors
 
@@ -112,6 +128,15 @@ class Source(models.Model):
         help_text="Optional: the sts:ExternalId the role's trust policy requires. Never shown "
         "again once saved (only whether one is set); leave empty to keep it.",
     )
+    queue_url = models.CharField(
+        "push queue URL",
+        max_length=512,
+        blank=True,
+        help_text="Optional: the SQS queue an EventBridge rule puts this source's CodeDeploy "
+        "events on (python manage.py push_setup --source NAME makes both; docs/push.md). "
+        "With a queue, notifications go out within a second of each event and polling only "
+        "reconciles, every NOTIFIER_RECONCILE_INTERVAL seconds. Empty: polling alone.",
+    )
     account_id = models.CharField(max_length=12, blank=True, editable=False)
     enabled = models.BooleanField(
         default=True, help_text="Untick to stop notifications for this source's registrations."
@@ -142,6 +167,7 @@ class Source(models.Model):
             role_arn=self.role_arn,
             external_id=self.external_id,
             is_default=self.is_default,
+            queue_url=self.queue_url,
         )
         if problems:
             raise ValidationError(problems)
@@ -154,6 +180,7 @@ class Source(models.Model):
             region=self.region,
             role_arn=self.role_arn if role else "",
             external_id=self.external_id if role else "",
+            queue_url=self.queue_url,
             account_id=self.account_id,
         )
 
@@ -183,8 +210,10 @@ def source_default() -> Source:
 
 
 def source_default_pk() -> int:
-    """Registration.source's default: the default source's id."""
-    return source_default().pk
+    """Registration.source's default: the default source's id. It reads the id alone, so a
+    migration that evaluates this default before a later column exists still works."""
+    found = Source.objects.filter(is_default=True).values_list("pk", flat=True).first()
+    return found if found is not None else source_default().pk
 
 
 def source_identity_check(*, source: Source) -> Source:
@@ -205,7 +234,15 @@ def source_identity_check(*, source: Source) -> Source:
     return source
 
 
-SOURCE_FIELDS = ("name", "region", "credentials", "role_arn", "external_id", "enabled")
+SOURCE_FIELDS = (
+    "name",
+    "region",
+    "credentials",
+    "role_arn",
+    "external_id",
+    "queue_url",
+    "enabled",
+)
 
 
 def source_save(*, source: Source | None = None, fields: dict) -> Source:

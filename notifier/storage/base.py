@@ -32,11 +32,11 @@ from notifier.storage.history_rows import (
     LastDelivery,
     PendingCount,
     Position,
+    PushQueueStats,
     ReleaseStats,
 )
 
-# The delivery states are defined beside the events (notifier.models needs them too, and
-# must not import the storage package that imports it); the engine imports them from here.
+# The delivery states live beside the events (notifier.models needs them, without the storage).
 __all__ = ["DEAD", "DELIVERED", "DELIVERY_STATES", "FAILED", "FINAL_STATES", "PENDING"]
 
 
@@ -226,6 +226,25 @@ class Store(Protocol):
         """Take or renew the named lease for `holder`; False while another holds it."""
 
     def lease_release(self, name: str, holder: str) -> None: ...
+
+    # --- push queues ------------------------------------------------------------------
+    def push_stats_add(
+        self,
+        queue_url: str,
+        *,
+        at: datetime,
+        received: int = 0,
+        acted: int = 0,
+        ignored: dict[str, int] | None = None,
+        oldest_age_seconds: float | None = None,
+        error: str = "",
+    ) -> None:
+        """Count one receive of `queue_url` at `at`, atomically (consumers on every node add
+        at once, none is lost); with messages it sets last_message_at and oldest_age_seconds;
+        `error` records a failed receive, and one without clears it."""
+
+    def push_stats_list(self) -> list[PushQueueStats]:
+        """Every push queue's stats, by queue URL."""
 
     # --- deployments and the ledger ---------------------------------------------------
     def deployment_save(self, event: DeploymentEvent, *, seen_at: datetime) -> None:

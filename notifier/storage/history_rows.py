@@ -170,3 +170,24 @@ def percentile(values: list[float], fraction: float) -> float | None:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), int(-(-fraction * len(ordered) // 1))))
     return ordered[rank - 1]
+
+
+@dataclass
+class PushQueueStats:
+    """What one push queue (an SQS queue EventBridge feeds) has done, over every node that
+    consumes it: messages received, acted on (they made or confirmed a notification) and
+    ignored by reason (`malformed`, `unknown_detail_type`, `unregistered_application`,
+    `unknown_account`, ...), when a receive last completed (even an empty one: the consumer
+    is alive), when one last returned messages, and the age of the oldest message in that
+    batch (seconds from SQS's SentTimestamp to the receive). `last_error` is the last failed
+    receive in words, cleared by the next receive that works."""
+
+    queue_url: str
+    received: int = 0
+    acted: int = 0
+    ignored: dict[str, int] = field(default_factory=dict)
+    last_receive: datetime | None = None
+    last_message_at: datetime | None = None
+    oldest_age_seconds: float | None = None
+    last_error: str = ""
+    last_error_at: datetime | None = None

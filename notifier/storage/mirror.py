@@ -30,6 +30,7 @@ from notifier.storage.base import (
     DeploymentRecord,
     Page,
     PollState,
+    PushQueueStats,
     Store,
 )
 from notifier.storage.orm import OrmStore, deployment_fields
@@ -149,6 +150,12 @@ class MirrorStore:
 
     def lease_release(self, name: str, holder: str) -> None:
         self.primary.lease_release(name, holder)
+
+    def push_stats_add(self, queue_url: str, **counts: Any) -> None:
+        self.primary.push_stats_add(queue_url, **counts)
+
+    def push_stats_list(self) -> list[PushQueueStats]:
+        return self.primary.push_stats_list()
 
     # --- deployments and the ledger: DynamoDB, then the mirror ------------------------
     def deployment_save(self, event: DeploymentEvent, *, seen_at: datetime) -> None:

@@ -21,6 +21,7 @@ from notifier.storage.base import (
     DeploymentRecord,
     Page,
     PollState,
+    PushQueueStats,
     StatusChange,
     claim_token,
 )
@@ -75,6 +76,53 @@ class OrmStore:
     @guarded
     def lease_release(self, name: str, holder: str) -> None:
         self._q(m.Lease).filter(name=name, holder=holder).delete()
+
+    # --- push queues ------------------------------------------------------------------
+    @guarded
+    def push_stats_add(
+        self,
+        queue_url: str,
+        *,
+        at: datetime,
+        received: int = 0,
+        acted: int = 0,
+        ignored: dict[str, int] | None = None,
+        oldest_age_seconds: float | None = None,
+        error: str = "",
+    ) -> None:
+        with transaction.atomic(using=self.using):
+            row, _ = (
+                self._q(m.PushQueueRecord).select_for_update().get_or_create(queue_url=queue_url)
+            )
+            row.received += received
+            row.acted += acted
+            for reason, count in (ignored or {}).items():
+                row.ignored[reason] = row.ignored.get(reason, 0) + count
+            row.last_receive = at
+            if received:
+                row.last_message_at = at
+                if oldest_age_seconds is not None:
+                    row.oldest_age_seconds = oldest_age_seconds
+            row.last_error = error
+            row.last_error_at = at if error else None
+            row.save(using=self.using)
+
+    @guarded
+    def push_stats_list(self) -> list[PushQueueStats]:
+        return [
+            PushQueueStats(
+                queue_url=row.queue_url,
+                received=row.received,
+                acted=row.acted,
+                ignored={k: v for k, v in row.ignored.items() if v},
+                last_receive=row.last_receive,
+                last_message_at=row.last_message_at,
+                oldest_age_seconds=row.oldest_age_seconds,
+                last_error=row.last_error,
+                last_error_at=row.last_error_at,
+            )
+            for row in self._q(m.PushQueueRecord).order_by("queue_url")
+        ]
 
     # --- deployments and the ledger ---------------------------------------------------
     @guarded

@@ -170,6 +170,12 @@ def test_a_role_that_cannot_be_assumed_is_saved_and_shown_failing(
         ({**PROD, "name": "default"}, "name", "exists already"),
         ({**PROD, "credentials": "own"}, "credentials", "credentials is 'own'"),
         ({**PROD, "external_id": "x"}, "external_id", "2-1224"),
+        ({**PROD, "queue_url": "arn:aws:sqs:eu-west-1:1:q"}, "queue_url", "an SQS queue URL"),
+        (
+            {**PROD, "queue_url": "https://sqs.eu-west-1.amazonaws.com/123/q"},
+            "queue_url",
+            "12-digit account id",
+        ),
     ],
 )
 def test_invalid_sources_are_refused_naming_the_field(api, body, field, words):
@@ -177,6 +183,14 @@ def test_invalid_sources_are_refused_naming_the_field(api, body, field, words):
     assert response.status_code == 400, response.content
     assert words in json.dumps(response.json()[field]), response.json()
     assert Source.objects.count() == 1
+
+
+def test_a_source_keeps_its_push_queue_and_the_engine_sees_it(api):
+    queue = "https://sqs.eu-west-1.amazonaws.com/210987654321/codedeploy-events"
+    response = send(api, "post", "/api/sources/", {**PROD, "queue_url": queue})
+    assert response.status_code == 201, response.content
+    assert response.json()["queue_url"] == queue
+    assert Source.objects.get(name=PROD["name"]).config().queue_url == queue
 
 
 def test_a_sources_name_cannot_change_and_the_default_cannot_take_a_role(api):

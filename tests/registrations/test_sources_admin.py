@@ -47,7 +47,8 @@ def source_form(**fields) -> dict[str, str]:
 def test_the_add_page_explains_own_and_role_credentials(staff_client):
     html = staff_client.get(f"{SOURCES}add/").content.decode()
     assert "docs/source-role.json" in html
-    assert "Today only the default source is polled" in html
+    assert "Every enabled source is polled on its own" in html
+    assert "push_setup --source" in html
     assert 'type="password" name="external_id"' in html
     assert "The region to watch" in html or "AWS region to watch" in html
 

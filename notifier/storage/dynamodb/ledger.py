@@ -38,6 +38,7 @@ from notifier.storage.dynamodb.items import (
     to_item,
     to_us,
 )
+from notifier.storage.dynamodb.push import PushQueueItems
 from notifier.storage.dynamodb.reads import DeploymentReads
 from notifier.storage.dynamodb.tables import (
     DELIVERIES,
@@ -60,7 +61,7 @@ def _create_sort(event: DeploymentEvent) -> str:
     return f"{created:020d}#{event.deployment_id}"
 
 
-class DynamoStore(DeploymentReads):
+class DynamoStore(DeploymentReads, PushQueueItems):
     """Store on DynamoDB (boto3, conditional writes). See docs/storage.md for the tables."""
 
     # Each write is one HTTPS request on a thread-safe client: the poller may store this

@@ -513,3 +513,84 @@ def test_a_released_takeover_keeps_the_attempt_in_flight_before_it(store):
     assert store.delivery_get(key).maybe_sent_since == started
     again = store.delivery_claim(key, holder="c", lease_seconds=30)
     assert again.in_flight_since == started
+
+
+# --- push queues ----------------------------------------------------------------------
+QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/codedeploy-events"
+
+
+def test_push_queues_are_unknown_until_a_receive_is_counted(store):
+    assert store.push_stats_list() == []
+
+
+def test_a_push_queues_counts_add_up_and_its_ignored_messages_are_kept_by_reason(store):
+    store.push_stats_add(
+        QUEUE, at=T0, received=3, acted=2, ignored={"malformed": 1}, oldest_age_seconds=0.4
+    )
+    later = T0 + timedelta(seconds=20)
+    store.push_stats_add(QUEUE, at=later)  # an empty long poll: alive, nothing new
+    store.push_stats_add(
+        QUEUE,
+        at=later,
+        received=2,
+        ignored={"malformed": 1, "unregistered_application": 1},
+        oldest_age_seconds=3.5,
+    )
+    [stats] = store.push_stats_list()
+    assert (stats.queue_url, stats.received, stats.acted) == (QUEUE, 5, 2)
+    assert stats.ignored == {"malformed": 2, "unregistered_application": 1}
+    assert stats.last_receive == later
+    assert stats.last_message_at == later
+    assert stats.oldest_age_seconds == 3.5
+    assert (stats.last_error, stats.last_error_at) == ("", None)
+
+
+def test_an_empty_receive_keeps_when_messages_last_came(store):
+    store.push_stats_add(QUEUE, at=T0, received=1, acted=1, oldest_age_seconds=0.2)
+    store.push_stats_add(QUEUE, at=T0 + timedelta(seconds=20))
+    [stats] = store.push_stats_list()
+    assert stats.last_message_at == T0
+    assert stats.last_receive == T0 + timedelta(seconds=20)
+    assert stats.oldest_age_seconds == 0.2
+
+
+def test_a_failed_receive_is_recorded_until_one_works(store):
+    store.push_stats_add(QUEUE, at=T0, error="AWS denied sqs:ReceiveMessage")
+    [stats] = store.push_stats_list()
+    assert (stats.last_error, stats.last_error_at) == ("AWS denied sqs:ReceiveMessage", T0)
+    store.push_stats_add(QUEUE, at=T0 + timedelta(seconds=1))
+    [stats] = store.push_stats_list()
+    assert (stats.last_error, stats.last_error_at) == ("", None)
+
+
+def test_each_push_queue_is_counted_apart(store):
+    other = QUEUE.replace("123456789012", "210987654321")
+    store.push_stats_add(QUEUE, at=T0, received=1, acted=1)
+    store.push_stats_add(other, at=T0, received=4, ignored={"unknown_account": 4})
+    by_url = {s.queue_url: s for s in store.push_stats_list()}
+    assert (by_url[QUEUE].received, by_url[other].received) == (1, 4)
+    assert by_url[other].ignored == {"unknown_account": 4}
+
+
+def test_consumers_counting_at_once_lose_no_count(store):
+    start = threading.Barrier(6)
+    errors = []
+
+    def count(n: int) -> None:
+        try:
+            start.wait()
+            for _ in range(5):
+                store.push_stats_add(QUEUE, at=T0, received=2, acted=1, ignored={"malformed": 1})
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=count, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    [stats] = store.push_stats_list()
+    assert (stats.received, stats.acted, stats.ignored) == (60, 30, {"malformed": 30})
