@@ -76,6 +76,9 @@ def change_event(event: DeploymentEvent, setup: PagerDutySetup) -> dict[str, Any
         details["error"] = f"{event.error_code}: {event.error_message}"
     if event.rollback.rollback_deployment_id:
         details["rollback_deployment_id"] = event.rollback.rollback_deployment_id
+    if event.failure:
+        details["failed_at"] = event.failure.summary
+        details["failure"] = event.failure.to_dict()
     payload: dict[str, Any] = {
         "summary": render(KIND, "subject", event, setup)[:SUMMARY_MAX],
         "source": f"codedeploy:{event.application}/{event.deployment_group}",

@@ -13,6 +13,7 @@ from typing import Any
 from channels import http
 from channels.addresses import validate_user_url
 from channels.base import Delivery, SendContext, sender
+from channels.message_filters import markdown
 from channels.messages import render
 from channels.secrets import SecretField
 from notifier.events import DeploymentEvent, Event
@@ -58,6 +59,9 @@ def card(event: DeploymentEvent, setup: TeamsSetup) -> dict[str, Any]:
         facts.append({"title": "Error", "value": event.error_code})
     if event.rollback.rollback_deployment_id:
         facts.append({"title": "Rollback", "value": event.rollback.rollback_deployment_id})
+    if event.failure:
+        facts.append({"title": "Failed at", "value": event.failure.lifecycle_event})
+        facts.append({"title": "Target", "value": event.failure.target_id})
     actions = []
     if event.console_url:
         actions.append(
@@ -83,6 +87,17 @@ def card(event: DeploymentEvent, setup: TeamsSetup) -> dict[str, Any]:
             {"type": "FactSet", "facts": facts},
         ],
     }
+    if event.failure and event.failure.log_tail_short:
+        # the last lines of the hook's log, as a short code block (Teams has no Markdown one)
+        content["body"].append(
+            {
+                "type": "TextBlock",
+                "text": markdown(event.failure.log_tail_short),
+                "fontType": "Monospace",
+                "size": "Small",
+                "wrap": True,
+            }
+        )
     if actions:
         content["actions"] = actions
     return {
