@@ -41,7 +41,7 @@ TIME_BUDGET_SECONDS = 8.0  # no further call is started after this
 MESSAGE_MAX = 1000
 # One attempt, a short timeout: where it broke is a nicety, the notification is not.
 TARGETS_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=5
+    retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=5
 )
 _KINDS = {
     "instanceTarget": "Instance",
@@ -49,6 +49,10 @@ _KINDS = {
     "lambdaTarget": "Lambda",
     "cloudFormationTarget": "CloudFormation",
 }
+_DENIED_ADVICE = (
+    " Allow codedeploy:ListDeploymentTargets and codedeploy:BatchGetDeploymentTargets in the"
+    " IAM policy of the service or the source's role (docs/iam-policy.json)."
+)
 _NEVER = datetime.max.replace(tzinfo=UTC)
 
 
@@ -89,14 +93,15 @@ def with_failure_point(client: Any, event: DeploymentEvent) -> DeploymentEvent:
         return event.with_failure(failure_point(client, event.deployment_id))
     except ClientError as exc:
         error = exc.response.get("Error", {})
+        code = error.get("Code", "")
         log.warning(
             "could not find where deployment %s broke: codedeploy:%s answered %s (%s); the "
-            "notification goes without it. Allow codedeploy:ListDeploymentTargets and "
-            "codedeploy:BatchGetDeploymentTargets (docs/iam-policy.json).",
+            "notification goes without it.%s",
             event.deployment_id,
             exc.operation_name,
-            error.get("Code", ""),
+            code,
             error.get("Message", ""),
+            _DENIED_ADVICE if "AccessDenied" in code or "Unauthorized" in code else "",
         )
     except Exception as exc:  # a timeout, an unreachable endpoint: never fail the cycle
         log.warning(

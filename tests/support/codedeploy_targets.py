@@ -51,7 +51,7 @@ class FakeDeploymentTargets:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"fake": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = _Server(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -95,6 +95,11 @@ class FakeDeploymentTargets:
             raise _AwsError(400, "InstanceIdRequiredException", "at most 25 target ids")
         targets = {_inner(t)["targetId"]: t for t in self.targets.get(body["deploymentId"], [])}
         return {"deploymentTargets": [targets[i] for i in wanted if i in targets]}
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up on a slow answer (hang_seconds) closed its connection
 
 
 class _AwsError(Exception):
