@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import boto3
@@ -18,6 +19,8 @@ from notifier import targets
 from notifier.dispatch import delivery_send
 from notifier.events import DeploymentEvent, Event, FailurePoint
 from notifier.poller import deployment_poll
+from notifier.pollers import SourcePollers
+from notifier.sources import boto3_session_for
 from notifier.storage.base import DELIVERED
 from notifier.storage.orm import OrmStore
 from registrations.models import Registration
@@ -277,9 +280,7 @@ def test_the_poller_looks_up_a_failed_deployment_once_and_every_setup_gets_it(
     bodies = [json.loads(request.get_data()) for request, _ in httpserver.log]
     assert [b["failure"]["lifecycle_event"] for b in bodies] == ["ApplicationStart"] * 2
     assert bodies[0]["failure"]["target_id"] == "i-0a1b2c3d4e5f60718"
-    assert store.deployment_get(deployment).event.failure.script_name == (
-        "scripts/start_server.sh"
-    )
+    assert store.deployment_get(deployment).event.failure.script_name == ("scripts/start_server.sh")
 
 
 @pytestmark_db
@@ -314,3 +315,46 @@ def test_a_succeeded_deployment_costs_no_target_calls(
     assert [e.event for e in report.events] == [Event.SUCCEEDED]
     assert "ListDeploymentTargets" not in report.aws_calls
     assert deployment_targets.operations() == []
+
+
+def test_the_documented_policies_allow_reading_deployment_targets():
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    service = json.loads((docs / "iam-policy.json").read_text())["Statement"]
+    role = json.loads((docs / "source-role.json").read_text())["Resources"]["SourceRole"]
+    (policy,) = role["Properties"]["Policies"]
+    for statements in (service, policy["PolicyDocument"]["Statement"]):
+        allowed = {action for s in statements for action in s["Action"]}
+        assert {
+            "codedeploy:ListDeploymentTargets",
+            "codedeploy:BatchGetDeploymentTargets",
+        } <= allowed
+
+
+@pytestmark_db
+def test_the_service_loop_looks_up_failures_with_the_sources_own_session(
+    codedeploy, deployment_targets, monkeypatch
+):
+    """notifier.pollers makes the targets client from the source's session: here boto3's
+    chain, whose CodeDeploy endpoint is the local targets server (forwarding the rest to
+    moto)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEDEPLOY", deployment_targets.endpoint)
+    boto3_session_for.cache_clear()
+    register_webhooks("https://hooks.example.com/deploys", 1)
+    deployment = codedeploy.deploy("storefront")
+    codedeploy.move(deployment, "Failed")
+    deployment_targets.add(deployment, fixture_target(deployment))
+    store = OrmStore()
+    pollers = SourcePollers(store=store, holder="n", interval=0.05, idle_interval=600, threads=1)
+    try:
+        deadline = time.monotonic() + 30
+        while not pollers.cycles and time.monotonic() < deadline:
+            time.sleep(min(pollers.start_due(), 0.05))
+    finally:
+        pollers.close()
+        boto3_session_for.cache_clear()
+
+    assert store.deployment_get(deployment).event.failure.lifecycle_event == "ApplicationStart"
+    assert deployment_targets.operations() == [
+        "ListDeploymentTargets",
+        "BatchGetDeploymentTargets",
+    ]

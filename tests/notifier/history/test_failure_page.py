@@ -67,4 +67,4 @@ def test_the_deployment_page_shows_where_it_broke_escaped(member, monkeypatch, r
 def test_a_deployment_without_a_failure_point_has_no_such_section(member):
     seed_deployment(OrmStore(), deployment_event("d-PLAIN0001", "storefront", status="Failed"))
     page = member.get("/deployments/d-PLAIN0001/").content.decode()
-    assert "Where it broke" not in page and "<pre class=\"log-tail\"" not in page
+    assert "Where it broke" not in page and '<pre class="log-tail"' not in page
