@@ -15,6 +15,7 @@ from channels import email as email_channel
 from channels import newrelic as newrelic_channel
 from channels import pagerduty, ses, slack, sns, teams, webhook
 from channels.email import EmailSetup
+from channels.messages import render, sample_event, template_problems
 from channels.pagerduty import PagerDutySetup
 from channels.ses import SesSetup
 from channels.slack import SlackSetup
@@ -184,3 +185,19 @@ def test_a_failure_without_a_failure_point_sends_none_of_it(httpserver, allow_lo
         not in sns.publish_request(plain, SnsSetup(topic="t"), arn="arn")["MessageAttributes"]
     )
     assert newrelic_channel.marker_body(plain)["deployment"]["changelog"].count("Failed at") == 0
+
+
+def test_a_setups_template_may_use_the_failure_point():
+    body = (
+        "{% if event.failure %}{{ event.failure.summary|mrkdwn }} ({{ event.failure.target_kind }})"
+        "{% for step in event.failure.lifecycle_events %} {{ step.name }}={{ step.status }}"
+        "{% endfor %}\n{{ event.failure.log_tail_short }}{% endif %}"
+    )
+    assert template_problems(kind="slack", body=body) == {}
+    problems = template_problems(kind="slack", body="{{ event.failure.password }}")
+    assert "event.failure has no field password" in problems["body_template"]
+
+    text = render("slack", "body", sample_event("failed"), SlackSetup(body_template=body))
+    assert "ApplicationStart=Failed ValidateService=Skipped" in text
+    assert text.endswith(LAST_LINE)
+    assert render("slack", "body", sample_event("succeeded"), SlackSetup(body_template=body)) == ""
