@@ -47,8 +47,7 @@ SETUP_MODEL = TeamsSetup
 SETUP_FIELDS = ("webhook_url",)
 
 
-def card(event: DeploymentEvent, setup: TeamsSetup) -> dict[str, Any]:
-    """The Adaptive Card (schema 1.4, what Teams renders) in the Workflows envelope."""
+def _facts(event: DeploymentEvent) -> list[dict[str, str]]:
     facts = [
         {"title": "Application", "value": event.application},
         {"title": "Deployment group", "value": event.deployment_group},
@@ -62,6 +61,12 @@ def card(event: DeploymentEvent, setup: TeamsSetup) -> dict[str, Any]:
     if event.failure:
         facts.append({"title": "Failed at", "value": event.failure.lifecycle_event})
         facts.append({"title": "Target", "value": event.failure.target_id})
+    return facts
+
+
+def card(event: DeploymentEvent, setup: TeamsSetup) -> dict[str, Any]:
+    """The Adaptive Card (schema 1.4, what Teams renders) in the Workflows envelope."""
+    facts = _facts(event)
     actions = []
     if event.console_url:
         actions.append(

@@ -224,6 +224,21 @@ def _changes_find(
     return pending, recent_terminal, changes
 
 
+def _state_advance(
+    state: PollState, pending: dict, recent_terminal: dict, last_created, *, now: datetime
+) -> None:
+    """The poll state after a successful cycle that ran at `now`."""
+    # Forget finished deployments once they are older than the next cycle's listing window.
+    horizon = (now - timedelta(seconds=settings.NOTIFIER_POLL_OVERLAP)).timestamp()
+    state.recent_terminal = {k: v for k, v in recent_terminal.items() if v >= horizon}
+    state.pending = pending
+    state.last_created = last_created
+    state.watermark = now
+    state.last_success = timezone.now()
+    state.last_error = ""
+    state.failing_since = None
+
+
 def source_account(source: SourceConfig | None) -> str:
     """The account a source acts in, for events and console links: the one its identity
     check stored, else its role's (from the ARN), else the service's own (STS)."""
@@ -248,9 +263,8 @@ def deployment_poll(
     own registrations; the events carry its region and account. The watermark moves only
     after the cycle's results are stored. Deployment ids need no source in the ledger's
     keys: AWS makes them unique (d- and nine random characters, per account and region, and
-    not reused), so two sources never report the same id for different deployments.
-    `targets_client` (a CodeDeploy client with notifier.targets.TARGETS_CONFIG): where a
-    failed or stopped deployment broke is looked up with it; None: not looked up."""
+    not reused), so two sources never report the same id for different deployments. Where
+    a failed deployment broke is looked up with `targets_client` (None: not looked up)."""
     began = time.monotonic()
     now = now or timezone.now()
     report = CycleReport()
@@ -283,15 +297,8 @@ def deployment_poll(
         report.events.extend(events)
         report.deliveries.extend(keys)
 
-    # Forget finished deployments once they are older than the next cycle's listing window.
-    horizon = (now - timedelta(seconds=settings.NOTIFIER_POLL_OVERLAP)).timestamp()
-    state.recent_terminal = {k: v for k, v in recent_terminal.items() if v >= horizon}
-    state.pending = pending
-    state.last_created = _newest_created(infos, registrations, state.last_created)
-    state.watermark = now
-    state.last_success = timezone.now()
-    state.last_error = ""
-    state.failing_since = None
+    newest = _newest_created(infos, registrations, state.last_created)
+    _state_advance(state, pending, recent_terminal, newest, now=now)
     store.poll_state_save(state, source=name)
     report.busy = source_is_busy(state, now=now)
     report.seconds = time.monotonic() - began
