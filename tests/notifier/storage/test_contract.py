@@ -395,9 +395,7 @@ def test_a_late_non_terminal_state_never_replaces_a_terminal_one(store):
     assert record.updated_at == seen
     assert [c.status for c in record.timeline] == ["Succeeded"]
     # A terminal state still replaces a non-terminal one, and a terminal one.
-    store.deployment_save(
-        deployment("d-2", status="InProgress", event=Event.STARTED), seen_at=seen
-    )
+    store.deployment_save(deployment("d-2", status="InProgress", event=Event.STARTED), seen_at=seen)
     store.deployment_save(deployment("d-2"), seen_at=seen + timedelta(seconds=2))
     assert store.deployment_get("d-2").event.status == "Succeeded"
     stopped = deployment("d-2", status="Stopped", event=Event.STOPPED)
