@@ -111,7 +111,6 @@ class QueueConsumer:
     def __init__(self, reader: SourceConfig, *, store: Store, wake=lambda: None) -> None:
         self.reader, self.queue_url, self.store, self.wake = reader, reader.queue_url, store, wake
         self.batch = PushBatch(queue_url=self.queue_url, store=store)
-        self.batches = 0  # batches handled (for tests and logs)
         self._stop = threading.Event()
         self._storing = threading.Lock()
         self._client: Any = None
@@ -190,7 +189,6 @@ class QueueConsumer:
         outcome = self.batch.handle(messages, sources=sources, now=now)
         if outcome.done:
             self.delete(outcome.done)
-        self.batches += 1
         for reason in set(outcome.ignored) - self._logged_reasons:
             self._logged_reasons.add(reason)
             log.info("push queue %s: ignoring messages (%s)", self.queue_url, reason)
