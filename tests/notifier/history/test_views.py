@@ -178,9 +178,11 @@ def test_each_filter_narrows_the_list(member, store, team):
     assert ids(outcome="failed") == ["d-BBBBBB001"]
     assert ids(outcome="delivered", application="billing") == ["d-CCCCCC001"]
     assert ids(kind="newrelic") == ["d-AAAAAA001", "d-BBBBBB001", "d-CCCCCC001"]
-    today = timezone.localdate().isoformat()
-    assert ids(since=today) == ["d-DDDDDD001", "d-AAAAAA001", "d-BBBBBB001"]
-    assert ids(until=(timezone.localdate() - timedelta(days=1)).isoformat()) == ["d-CCCCCC001"]
+    # Days from 10 minutes ago, so a run just after midnight still brackets the seeds.
+    recently = timezone.localtime() - timedelta(minutes=10)
+    assert ids(since=recently.date().isoformat()) == ["d-DDDDDD001", "d-AAAAAA001", "d-BBBBBB001"]
+    before = (recently - timedelta(days=1)).date().isoformat()
+    assert ids(until=before) == ["d-CCCCCC001"]
     assert ids(q="d-cccccc001") == ["d-CCCCCC001"]
     assert ids(q="0123456789ab") == ["d-CCCCCC001"]
     assert ids(q="carol") == ["d-AAAAAA001"]
