@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from django.utils import timezone
 
 from channels.webhook import WebhookSetup
 from notifier import codedeploy as cd
@@ -20,10 +21,12 @@ from notifier.dispatch import delivery_send
 from notifier.events import DeploymentEvent, Event, FailurePoint
 from notifier.poller import deployment_poll
 from notifier.pollers import SourcePollers
+from notifier.push_batch import PushBatch
 from notifier.sources import boto3_session_for
 from notifier.storage.base import DELIVERED
 from notifier.storage.orm import OrmStore
 from registrations.models import Registration
+from registrations.sources import source_default
 from tests.support.codedeploy_targets import fixture_target
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "codedeploy"
@@ -358,3 +361,40 @@ def test_the_service_loop_looks_up_failures_with_the_sources_own_session(
         "ListDeploymentTargets",
         "BatchGetDeploymentTargets",
     ]
+
+
+@pytestmark_db
+def test_a_pushed_failure_says_where_it_broke(
+    codedeploy, deployment_targets, httpserver, allow_local, monkeypatch
+):
+    """The push consumer's batch (notifier.push_batch) looks it up as the poller does, with
+    the source's own session; only for the failure, not for the start."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEDEPLOY", deployment_targets.endpoint)
+    boto3_session_for.cache_clear()
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    (setup,) = register_webhooks(httpserver.url_for("/hook"), 1)
+    deployment = codedeploy.deploy("storefront")
+    codedeploy.move(deployment, "Failed")
+    deployment_targets.add(deployment, fixture_target(deployment))
+    pushed = json.loads((FIXTURES / "eventbridge-deployment-success.json").read_text())
+    pushed["detail"].update(deploymentId=deployment, state="FAILURE")
+    store = OrmStore()
+    batch = PushBatch(queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q", store=store)
+    try:
+        outcome = batch.handle(
+            [{"Body": json.dumps(pushed)}], sources=[source_default().config()], now=timezone.now()
+        )
+    finally:
+        boto3_session_for.cache_clear()
+
+    assert outcome.acted == 1, outcome
+    assert store.deployment_get(deployment).event.failure.script_name == ("scripts/start_server.sh")
+    assert deployment_targets.operations() == [
+        "ListDeploymentTargets",
+        "BatchGetDeploymentTargets",
+    ]
+    (key,) = store.deliveries_due()
+    assert key.setup_id == setup.pk
+    assert delivery_send(key, store=store, holder="t") == DELIVERED
+    ((request, _),) = httpserver.log
+    assert json.loads(request.get_data())["failure"]["lifecycle_event"] == "ApplicationStart"
