@@ -40,7 +40,13 @@ from registrations.upsert import registration_upsert
 SOURCE_PARAMETER = OpenApiParameter(
     "source", str, description="The source's name; leave out for the default source."
 )
-ETAG_HEADER = {"ETag": {"description": "The registration's ETag: send it as If-Match."}}
+ETAG_HEADER = OpenApiParameter(
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 201],
+    description="The registration's ETag: send it back as If-Match when you change it.",
+)
 IF_MATCH = OpenApiParameter(
     "If-Match",
     str,
@@ -117,8 +123,8 @@ class RegistrationByNameView(APIView):
         return {**data, "codedeploy_application_name": application, "source": source.name}
 
     @extend_schema(
-        parameters=[SOURCE_PARAMETER],
-        responses={200: OpenApiResponse(RegistrationSerializer, headers=ETAG_HEADER), **ERRORS},
+        parameters=[SOURCE_PARAMETER, ETAG_HEADER],
+        responses={200: RegistrationSerializer, **ERRORS},
         summary="Read a registration by application name",
     )
     def get(self, request, application: str):
@@ -132,7 +138,7 @@ class RegistrationByNameView(APIView):
         return _with_etag(Response(RegistrationSerializer(registration).data), registration)
 
     @extend_schema(
-        parameters=[SOURCE_PARAMETER, IF_MATCH, IF_NONE_MATCH],
+        parameters=[SOURCE_PARAMETER, IF_MATCH, IF_NONE_MATCH, ETAG_HEADER],
         request=RegistrationSerializer,
         responses={
             200: OpenApiResponse(RegistrationSerializer, description="Replaced."),
