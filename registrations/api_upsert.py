@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -302,4 +303,6 @@ class RegistrationsApplyView(APIView):
                 )
         except DocumentInvalid as exc:
             raise exceptions.ValidationError({"non_field_errors": exc.errors}) from None
+        except DjangoValidationError as exc:  # a save refused after the checks: nothing kept
+            raise exceptions.ValidationError({"non_field_errors": exc.messages}) from None
         return Response(report.as_dict())

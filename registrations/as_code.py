@@ -31,6 +31,13 @@ _NOT_NAME = re.compile(r"[^A-Z0-9]+")
 _DROPPED_WHEN_EMPTY = ("deployment_groups", "subject_template", "body_template")
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes every value out in full: the reader refuses anchors and aliases."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
 class DocumentInvalid(Exception):
     """The document cannot be read or applied; `errors` say where and what to do."""
 
@@ -192,7 +199,7 @@ def registrations_export(
     entries = [
         _entry(r, taken) for r in rows.order_by("source__name", "codedeploy_application_name")
     ]
-    text = yaml.safe_dump(
-        {"registrations": entries}, sort_keys=False, allow_unicode=True, width=100
+    text = yaml.dump(
+        {"registrations": entries}, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
     )
     return text, [name for _path, v in _walk(entries, "") for name in REFERENCE.findall(v)]

@@ -7,6 +7,7 @@ import sys
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from registrations.apply import registrations_apply
@@ -17,6 +18,7 @@ from registrations.as_code import (
     references_substituted,
     registrations_export,
 )
+from registrations.services import SetupsInvalid
 from registrations.sources import Source
 from registrations.storage import RegistrationStoreError
 
@@ -106,7 +108,7 @@ class Command(BaseCommand):
             raise CommandError(
                 "nothing was applied:\n" + "\n".join(f"  {e}" for e in exc.errors)
             ) from None
-        except RegistrationStoreError as exc:
+        except (RegistrationStoreError, SetupsInvalid, ValidationError) as exc:
             raise CommandError(f"nothing was applied: {exc}") from None
         for line in report.lines():
             self.stdout.write(line)
