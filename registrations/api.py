@@ -7,7 +7,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -15,7 +15,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from notifier.middleware import body_too_large_message
 from notifier.ratelimit import RateLimited, rate_limit_take
-from registrations.etags import preconditions_check, registration_etag
+from registrations.etags import ETAG_HEADER, IF_MATCH, preconditions_check, registration_etag
 from registrations.models import Registration
 from registrations.serializers import (
     RegistrationSerializer,
@@ -35,6 +35,20 @@ from registrations.testing import registration_test_send
 log = logging.getLogger("notifier.api")
 
 
+_STALE = OpenApiResponse(description="If-Match did not hold: GET the registration again.")
+
+
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[ETAG_HEADER]),
+    create=extend_schema(parameters=[ETAG_HEADER]),
+    update=extend_schema(
+        parameters=[IF_MATCH, ETAG_HEADER], responses={200: RegistrationSerializer, 412: _STALE}
+    ),
+    partial_update=extend_schema(
+        parameters=[IF_MATCH, ETAG_HEADER], responses={200: RegistrationSerializer, 412: _STALE}
+    ),
+    destroy=extend_schema(parameters=[IF_MATCH], responses={204: None, 412: _STALE}),
+)
 class RegistrationViewSet(viewsets.ModelViewSet):
     """Registered CodeDeploy applications and their notification setups.
 

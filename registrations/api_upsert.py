@@ -24,7 +24,13 @@ from registrations.as_code import (
     document_load,
     references_substituted,
 )
-from registrations.etags import preconditions_check, registration_etag
+from registrations.etags import (
+    ETAG_HEADER,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    preconditions_check,
+    registration_etag,
+)
 from registrations.models import Registration
 from registrations.parsers import LimitedJSONParser, RequestBodyTooLarge
 from registrations.serializers import RegistrationSerializer
@@ -40,25 +46,6 @@ from registrations.upsert import registration_upsert
 
 SOURCE_PARAMETER = OpenApiParameter(
     "source", str, description="The source's name; leave out for the default source."
-)
-ETAG_HEADER = OpenApiParameter(
-    "ETag",
-    str,
-    OpenApiParameter.HEADER,
-    response=[200, 201],
-    description="The registration's ETag: send it back as If-Match when you change it.",
-)
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    str,
-    OpenApiParameter.HEADER,
-    description="The ETag you read; a registration changed since answers 412. * : it must exist.",
-)
-IF_NONE_MATCH = OpenApiParameter(
-    "If-None-Match",
-    str,
-    OpenApiParameter.HEADER,
-    description="* : create only (412 if the registration exists).",
 )
 ERRORS = {
     400: OpenApiResponse(description="A field is wrong; the body names it."),
@@ -125,7 +112,7 @@ class RegistrationByNameView(APIView):
 
     @extend_schema(
         parameters=[SOURCE_PARAMETER, ETAG_HEADER],
-        responses={200: RegistrationSerializer, **ERRORS},
+        responses={200: RegistrationSerializer, 401: ERRORS[401], 404: ERRORS[404]},
         summary="Read a registration by application name",
     )
     def get(self, request, application: str):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, status
 
 from registrations.models import Registration
@@ -20,6 +21,26 @@ from registrations.serializers import registration_document
 STALE = (
     "If-Match: the registration changed since it was read (its ETag is now {current}); GET it "
     "again, apply your change to what it holds now, and send the new ETag"
+)
+
+ETAG_HEADER = OpenApiParameter(
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 201],
+    description="The registration's ETag: send it back as If-Match when you change it.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="The ETag you read; a registration changed since answers 412. * : it must exist.",
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="* : create only (412 if the registration exists).",
 )
 
 
