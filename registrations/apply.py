@@ -197,7 +197,8 @@ def _plan_one(entry: dict[str, Any], index: int, *, user, scope) -> tuple[Planne
                 show = (lambda t: t.name if t else None) if key == "team" else (lambda v: v)
                 planned.changes[key] = {"from": show(before), "to": show(after)}
         planned.changes.update(_setup_changes(matches, stored))
-    return planned, ([refused] if refused else []) + _setups_check(planned)
+    unchanged = existing is not None and not planned.changes  # stored, so valid already
+    return planned, ([refused] if refused else []) + ([] if unchanged else _setups_check(planned))
 
 
 def _scope(*, user, team: Group | None):

@@ -196,6 +196,16 @@ def test_delete_and_put_by_id_check_if_match(api):
     assert not Registration.objects.exists()
 
 
+def test_a_post_answers_the_etag_a_get_then_reads(api):
+    created = api.post(
+        "/api/registrations/",
+        json.dumps({"codedeploy_application_name": "storefront", **BODY}),
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.content
+    assert created["ETag"] == api.get(f"/api/registrations/{created.json()['id']}/")["ETag"]
+
+
 def test_a_secret_change_alone_changes_the_etag(api):
     etag = put(api, BODY)["ETag"]
     setup = PagerDutySetup.objects.get()
