@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, parsers, serializers, status
@@ -132,6 +132,7 @@ class RegistrationByNameView(APIView):
             200: OpenApiResponse(RegistrationSerializer, description="Replaced."),
             201: OpenApiResponse(RegistrationSerializer, description="Created."),
             **ERRORS,
+            409: OpenApiResponse(description="Created by another request at the same moment."),
         },
         summary="Create or replace a registration by application name",
         description="The body is the whole registration, as POST takes it; the path's "
@@ -144,6 +145,21 @@ class RegistrationByNameView(APIView):
         "Stored setups left unmatched are deleted.",
     )
     def put(self, request, application: str):
+        try:
+            registration, created = self._upsert(request, application)
+        except IntegrityError:  # created by another request since this one looked
+            raise Conflict(
+                f"{application!r} was registered by another request at the same moment; GET it, "
+                "then PUT again (with If-Match) to replace it"
+            ) from None
+        registration = Registration.objects.get(pk=registration.pk)
+        response = Response(
+            RegistrationSerializer(registration).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+        return _with_etag(response, registration)
+
+    def _upsert(self, request, application: str) -> tuple[Registration, bool]:
         with transaction.atomic():
             source = _source(request)
             existing = (
@@ -174,15 +190,7 @@ class RegistrationByNameView(APIView):
             except TeamNotAllowed as exc:
                 raise exceptions.PermissionDenied(f"team: {exc}") from None
             setups = fields.pop("setups")
-            registration, created = registration_upsert(
-                existing=existing, fields=fields, setups=setups
-            )
-        registration = Registration.objects.get(pk=registration.pk)
-        response = Response(
-            RegistrationSerializer(registration).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
-        return _with_etag(response, registration)
+            return registration_upsert(existing=existing, fields=fields, setups=setups)
 
 
 class YAMLParser(parsers.BaseParser):
@@ -203,6 +211,11 @@ class YAMLParser(parsers.BaseParser):
 
 class TextYAMLParser(YAMLParser):
     media_type = "text/yaml"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
 
 
 class UnsupportedDocumentType(exceptions.APIException):
