@@ -152,7 +152,10 @@ def _team(entry, validated, existing, *, user, scope: Group | None, label: str):
     owners = [t for t in (team, existing.team if existing else None) if t is not None]
     if scope is not None and (team != scope or (existing and existing.team != scope)):
         named = ", ".join(sorted({t.name for t in owners})) or "no team"
-        return team, f"{label}: team: belongs to {named}, outside --team {scope.name}"
+        return team, (
+            f"{label}: team: belongs to {named}, outside team {scope.name} that this apply is "
+            "limited to (--team, ?team=)"
+        )
     if user is not None and not user_edits_every_team(user):
         mine = {g.pk for g in user.groups.all()}
         if team is None or any(t.pk not in mine for t in owners):
@@ -166,16 +169,16 @@ def _team(entry, validated, existing, *, user, scope: Group | None, label: str):
 
 def _plan_one(entry: dict[str, Any], index: int, *, user, scope) -> tuple[Planned | None, list]:
     name = entry.get("codedeploy_application_name")
-    source_name = entry.get("source")
+    source_name = entry.get("source") or None
+    if not isinstance(name, str) or not isinstance(source_name, str | None):
+        what = "codedeploy_application_name" if not isinstance(name, str) else "source"
+        return None, [f"registrations[{index}]: {what}: give a name (text)"]
     source = Source.objects.filter(name=source_name).first() if source_name else source_default()
-    if not isinstance(name, str) or source is None:
-        what = (
-            "codedeploy_application_name is required"
-            if not isinstance(name, str)
-            else (f"source: {source_name!r} does not exist; name one of /api/sources/")
-        )
-        return None, [f"registrations[{index}]: {what}"]
-    label = registration_label(source=source, application=name.strip())
+    if source is None:
+        message = f"source: {source_name!r} does not exist; name one of /api/sources/"
+        return None, [f"registrations[{index}]: {message}"]
+    name = name.strip()
+    label = registration_label(source=source, application=name)
     if "notifications" not in entry:
         return None, [f"{label}: notifications: give the registration's every setup"]
     existing = Registration.objects.filter(source=source, codedeploy_application_name=name).first()

@@ -198,8 +198,42 @@ def test_a_member_cannot_apply_another_teams_registrations(tmp_path, teams, env)
     assert "default/checkout: team" in str(refused.value)
     assert "payments" in str(refused.value)
     assert not Registration.objects.exists()  # refused whole: storefront was not applied
-    with pytest.raises(CommandError, match="outside --team web"):
+    with pytest.raises(CommandError, match="outside team web"):
         run("apply", write(tmp_path, DOCUMENT), "--team", "web")
+
+
+def test_every_kind_round_trips_with_no_changes(tmp_path, teams, monkeypatch, settings):
+    settings.NOTIFIER_SES_FROM_ALLOWED = ["ci@example.com"]
+    settings.NOTIFIER_SNS_TOPIC_ALLOWED = ["arn:aws:sns:eu-west-1:123456789012:*"]
+    monkeypatch.setenv("KEY", KEY)
+    notifications = [
+        {"newrelic_notification": {"application_name": "web", "events": ["started"]}},
+        {"email_notification": {"recipients": "a@example.com, b@example.com"}},
+        {"ses_notification": {"from_address": "ci@example.com", "recipients": "a@example.com"}},
+        {"sns_notification": {"topic": "arn:aws:sns:eu-west-1:123456789012:deploys"}},
+        {"slack_notification": {"bot_token": TOKEN, "channel": "#web", "body_template": "x"}},
+        {"pagerduty_notification": {"routing_key": "${KEY}", "deployment_groups": "blue"}},
+    ]
+    document = {"registrations": [entry("storefront", *notifications, team="web")]}
+    assert "1 added" in run("apply", write(tmp_path, document))
+    assert "no changes (1 unchanged)" in run("apply", write(tmp_path, document))
+    monkeypatch.setenv("SLACK_STOREFRONT_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("PAGERDUTY_STOREFRONT_ROUTING_KEY", KEY)
+    exported = write(tmp_path, run("export"), "exported.yaml")
+    assert "no changes (1 unchanged)" in run("apply", exported)
+
+
+def test_a_wrong_source_or_name_is_refused_by_field(tmp_path, env):
+    document = {
+        "registrations": [
+            entry("storefront", PAGERDUTY, source="nowhere"),
+            {"codedeploy_application_name": ["x"], "notifications": []},
+        ]
+    }
+    with pytest.raises(CommandError) as refused:
+        run("apply", write(tmp_path, document))
+    assert "registrations[0]: source: 'nowhere' does not exist" in str(refused.value)
+    assert "registrations[1]: codedeploy_application_name" in str(refused.value)
 
 
 @pytest.mark.parametrize(
