@@ -232,3 +232,36 @@ def test_a_member_creates_in_their_own_team(web):
     response = put(member, {"notifications": BODY["notifications"]})
     assert response.status_code == 201, response.content
     assert response.json()["team"] == "web"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_racing_with_one_etag_get_one_success_and_one_412(live_server):
+    """Real concurrent requests. Run with DATABASE_URL=postgres://... this fails without the
+    row lock the write takes before checking If-Match (both answer 200); SQLite serializes
+    write transactions, so it holds there either way."""
+    import threading
+
+    import requests
+
+    Group.objects.create(name="web")
+    token = Token.objects.create(user=User.objects.create_user("ops", is_staff=True)).key
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    url = f"{live_server.url}{URL}"
+    created = requests.put(url, json.dumps(BODY), headers=headers, timeout=30)
+    assert created.status_code == 201, created.text
+    etag, start, answers = created.headers["ETag"], threading.Barrier(2), []
+
+    def write(groups: str) -> None:
+        body = json.dumps({**BODY, "deployment_groups": groups})
+        start.wait()
+        answer = requests.put(url, body, headers={**headers, "If-Match": etag}, timeout=30)
+        answers.append((answer.status_code, groups))
+
+    threads = [threading.Thread(target=write, args=(g,)) for g in ("blue", "green")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(code for code, _ in answers) == [200, 412]
+    (winner,) = [groups for code, groups in answers if code == 200]
+    assert Registration.objects.get().deployment_groups == winner
