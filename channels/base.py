@@ -101,6 +101,8 @@ class ErrorCode(StrEnum):
     # A 2xx answer that is not what the provider's API returns (an HTML page from a proxy, an
     # empty body where an id is expected): not proof of delivery, so retried with backoff.
     BAD_RESPONSE = "bad_response"
+    # Not sent: a started or ready notification due after the outcome was delivered.
+    SUPERSEDED = "superseded"
 
 
 # The code an HTTP status means, for statuses that have one of their own.
