@@ -135,16 +135,18 @@ def delivery_send(
     if stopping is not None and stopping():
         store.delivery_release(claim)
         return None
+    setup = NotificationSetup.objects.filter(pk=key.setup_id).first()
     siblings = siblings_settled(
         key,
         store=store,
+        events=related_events(key, setup),
         claimed_at=claim.in_flight_since or claimed_at,
         wait=settings.NOTIFIER_CLAIM_LEASE / 2,
     )
     if siblings is None:  # still in flight: due again, for whoever claims it next
         store.delivery_release(claim)
         return None
-    outcome = _attempt(key, claim=claim, store=store, siblings=siblings)
+    outcome = _attempt(key, claim=claim, store=store, setup=setup, siblings=siblings)
     recorded = store.delivery_record(claim, outcome)
     log_fn = log.info if outcome.state in (DELIVERED, PENDING, SUPERSEDED) else log.warning
     log_fn(
@@ -159,10 +161,14 @@ def delivery_send(
 
 
 def _attempt(
-    key: DeliveryKey, *, claim: Claim, store: Store, siblings: list[StoredDelivery]
+    key: DeliveryKey,
+    *,
+    claim: Claim,
+    store: Store,
+    setup: NotificationSetup | None,
+    siblings: list[StoredDelivery],
 ) -> AttemptOutcome:
     """Send the claimed delivery (or decide not to) and say how it went."""
-    setup = NotificationSetup.objects.filter(pk=key.setup_id).first()
     outcome_event = superseded_by(key, siblings)
     if setup is None or not setup.enabled:
         why = "deleted" if setup is None else "disabled"
@@ -192,10 +198,19 @@ def _attempt(
 NON_TERMINAL_EVENTS = frozenset({Event.STARTED.value, Event.READY.value})
 
 
-def _siblings(key: DeliveryKey, *, store: Store) -> list[StoredDelivery]:
-    """The other deliveries of the same deployment to the same setup."""
-    keys = (DeliveryKey(key.deployment_id, e.value, key.setup_id) for e in Event)
-    return [d for k in keys if k != key and (d := store.delivery_get(k)) is not None]
+def related_events(key: DeliveryKey, setup: NotificationSetup | None) -> list[str]:
+    """The events whose deliveries to the same setup this one must not contradict: for an
+    outcome, started and ready; for started or ready, every other. Only those the setup
+    hears (others were never created), so a setup hearing one event reads nothing more."""
+    heard = set(setup.events or []) if setup is not None else set()
+    related = NON_TERMINAL_EVENTS if key.event in TERMINAL_EVENTS else {e.value for e in Event}
+    return [e.value for e in Event if e.value in heard & related and e.value != key.event]
+
+
+def _siblings(key: DeliveryKey, *, store: Store, events: list[str]) -> list[StoredDelivery]:
+    """The deliveries of the same deployment to the same setup for `events`."""
+    keys = (DeliveryKey(key.deployment_id, event, key.setup_id) for event in events)
+    return [d for k in keys if (d := store.delivery_get(k)) is not None]
 
 
 def superseded_by(key: DeliveryKey, siblings: list[StoredDelivery]) -> str | None:
@@ -220,15 +235,17 @@ def _sent_first(sibling: StoredDelivery, *, key: DeliveryKey, claimed_at: dateti
 
 
 def siblings_settled(
-    key: DeliveryKey, *, store: Store, claimed_at: datetime, wait: float
+    key: DeliveryKey, *, store: Store, events: list[str], claimed_at: datetime, wait: float
 ) -> list[StoredDelivery] | None:
     """Wait, up to `wait` seconds, for the sends of the same deployment to the same setup that
     began before this claim (on any node: the ledger's in-flight marks say so), so the
     provider hears them in order and the outcome is its last word. Returns the siblings as
     they then stand, or None when one is still in flight."""
+    if not events:
+        return []
     deadline = time.monotonic() + wait
     while True:
-        siblings = _siblings(key, store=store)
+        siblings = _siblings(key, store=store, events=events)
         if not any(_sent_first(s, key=key, claimed_at=claimed_at) for s in siblings):
             return siblings
         if time.monotonic() >= deadline:

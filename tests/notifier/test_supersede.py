@@ -29,7 +29,7 @@ from channels.slack import SlackMessage, SlackSetup
 from channels.sns import SnsSetup
 from channels.teams import TeamsSetup
 from channels.webhook import WebhookSetup
-from notifier.dispatch import deliveries_create, delivery_send
+from notifier.dispatch import deliveries_create, delivery_send, related_events
 from notifier.env import email_from_url
 from notifier.events import DeploymentEvent, Event
 from notifier.storage.base import DELIVERED, SUPERSEDED, DeliveryKey
@@ -305,3 +305,21 @@ def test_the_outcome_waits_for_a_started_in_flight_on_dynamodb_too(aws, sink_for
         assert sink.words() == ["started", "succeeded"]
     late = queue(store, STARTED.with_event(Event.READY), sink.setup)
     assert delivery_send(late, store=store, holder="late") == SUPERSEDED
+
+
+def test_only_the_events_a_setup_hears_are_checked_and_an_outcome_checks_only_the_earlier():
+    registration = Registration.objects.create(codedeploy_application_name="storefront")
+    markers = NewRelicSetup.objects.create(
+        registration=registration, application_name="web", events=["succeeded"]
+    )
+    chat = SlackSetup.objects.create(
+        registration=registration, webhook_url="https://hooks.slack.com/x", events=EVENTS
+    )
+
+    def related(event, setup):
+        return related_events(DeliveryKey(DEPLOYMENT, event, 1), setup)
+
+    assert related("succeeded", markers) == []  # nothing else to read
+    assert related("succeeded", chat) == ["started"]
+    assert related("started", chat) == ["succeeded", "failed", "stopped"]
+    assert related("started", None) == []
