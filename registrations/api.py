@@ -154,7 +154,9 @@ class RegistrationViewSet(viewsets.ModelViewSet):
                 }
             )
         rate_limit_take(user=request.user, action="test")  # raises RateLimited: a 429
-        results = registration_test_send(registration=registration, setup_id=setup_id)
+        results = registration_test_send(
+            registration=registration, setup_id=setup_id, event=body.validated_data.get("event")
+        )
         return Response(
             {
                 "delivered": all(r.delivered for r in results),
