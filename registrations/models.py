@@ -18,6 +18,7 @@ from django.db import models
 from channels.messages import template_problems
 from channels.registry import kind_for_model, label_for, module_for
 from notifier.events import EVENT_CHOICES, Event
+from registrations.people import DeploymentPrincipal, Person, PersonRule  # noqa: F401
 from registrations.sources import Source, source_default_pk
 
 # CodeDeploy's own limits: application names are 1-100 characters of letters, digits and
