@@ -123,7 +123,7 @@ def marker_body(event: DeploymentEvent, setup: Any = None, *, delivery_id: str =
     deployment = {
         "revision": marker_revision(event)[:127],
         "description": render(KIND, "subject", event, setup),
-        "user": event.creator or "CodeDeploy",
+        "user": event.started_by or "CodeDeploy",
         "changelog": render(KIND, "body", event, setup) + delivery_line(delivery_id),
     }
     return {"deployment": deployment}
@@ -146,7 +146,7 @@ def change_tracking_request(
         "version": marker_revision(event)[:127],
         "description": render(KIND, "subject", event, setup),
         "changelog": render(KIND, "body", event, setup) + delivery_line(delivery_id),
-        "user": event.creator or "CodeDeploy",
+        "user": event.started_by or "CodeDeploy",
         "groupId": event.deployment_id,
         "deploymentType": "BASIC",
     }

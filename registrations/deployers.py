@@ -135,6 +135,15 @@ def deployer_resolve(event: DeploymentEvent) -> Deployer:
     )
 
 
+def deployer_known(event: DeploymentEvent) -> tuple[Deployer, bool]:
+    """`event`'s Deployer as known now, and whether that is final: False while CloudTrail has
+    not yet named the principal of a deployment a user created."""
+    if not wants_principal(event):
+        return deployer_for(event, None), True
+    principal = principal_get(event.deployment_id)
+    return deployer_for(event, principal), principal is not None
+
+
 def principal_wanted(event: DeploymentEvent, *, source: str) -> None:
     """Note that `event`'s principal is to be looked up (once; nothing for other creators)."""
     if not wants_principal(event):

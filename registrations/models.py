@@ -221,6 +221,11 @@ class NotificationSetup(models.Model):
             return self
         return model.objects.get(pk=self.pk)
 
+    def wants_deployer(self) -> bool:
+        """Whether this setup tells the person who deployed (then it waits a while for
+        CloudTrail to name them; see notifier.dispatch). Kinds that can override this."""
+        return False
+
     def hears(self, event: str, deployment_group: str) -> bool:
         groups = split_groups(self.deployment_groups)
         return self.enabled and event in self.events and (not groups or deployment_group in groups)

@@ -32,3 +32,7 @@ os.environ.setdefault(
 os.environ.setdefault("NOTIFIER_IDLE_POLL_INTERVAL", "0.1")
 
 from notifier.settings import *  # noqa: E402, F403
+
+# Emails to the person who deployed wait for CloudTrail; tests that are not about that wait
+# send at once (tests/notifier/test_deployer_wait.py sets its own).
+NOTIFIER_DEPLOYER_WAIT = float(os.environ.get("NOTIFIER_DEPLOYER_WAIT", "0"))
