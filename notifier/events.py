@@ -113,6 +113,15 @@ class Rollback:
 # Who a deployment's Deployer is: a Person (from People rules), an IAM principal no rule
 # names, a category CodeDeploy reports (Auto Scaling, a rollback, CodePipeline), or not known.
 PERSON, PRINCIPAL, CATEGORY, UNKNOWN = "person", "principal", "category", ""
+# CodeDeploy's `creator` values that are not a person calling CreateDeployment, in words.
+CREATOR_WORDS = {
+    "autoscaling": "Auto Scaling",
+    "autoscalingTermination": "Auto Scaling (instance termination)",
+    "codeDeployRollback": "automatic rollback",
+    "CodeDeployAutoUpdate": "CodeDeploy agent auto-update",
+    "CloudFormation": "CloudFormation",
+    "CloudFormationRollback": "CloudFormation rollback",
+}
 
 
 @dataclass(frozen=True)
@@ -163,7 +172,9 @@ class DeploymentEvent:
             return self.deployer.name
         if self.creator == "user":
             return "an AWS user (not known yet)"
-        return self.creator
+        if self.creator == "codeDeployRollback" and self.rollback.rollback_triggering_deployment_id:
+            return f"automatic rollback of {self.rollback.rollback_triggering_deployment_id}"
+        return CREATOR_WORDS.get(self.creator, self.creator)
 
     @property
     def duration_seconds(self) -> float | None:

@@ -8,6 +8,7 @@ last the principal itself in words ("deploy-bot (role)").
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -16,18 +17,10 @@ from django.core.validators import validate_email
 from django.db.models import Q
 
 from notifier.cloudtrail import Principal
-from notifier.events import CATEGORY, PERSON, PRINCIPAL, Deployer, DeploymentEvent
+from notifier.events import CATEGORY, CREATOR_WORDS, PERSON, PRINCIPAL, Deployer, DeploymentEvent
 from registrations.people import DeploymentPrincipal, Person, PersonRule
 
 CODEPIPELINE = "codepipeline.amazonaws.com"
-# CodeDeploy's `creator` values that are not a person calling CreateDeployment.
-NOT_A_PERSON = {
-    "autoscaling": "Auto Scaling",
-    "autoscalingTermination": "Auto Scaling (instance termination)",
-    "CodeDeployAutoUpdate": "CodeDeploy agent auto-update",
-    "CloudFormation": "CloudFormation",
-    "CloudFormationRollback": "CloudFormation rollback",
-}
 
 
 def wants_principal(event: DeploymentEvent) -> bool:
@@ -80,14 +73,9 @@ def _principal_in_words(principal: Principal) -> str:
 
 def deployer_for(event: DeploymentEvent, principal: Principal | None) -> Deployer:
     """Who started `event`'s deployment, in words (see the module's docstring for the order)."""
-    if event.creator == "codeDeployRollback":
-        of = event.rollback.rollback_triggering_deployment_id
-        name = f"automatic rollback of {of}" if of else "automatic rollback"
-        return Deployer(kind=CATEGORY, name=name, rule="CodeDeploy rolled back automatically")
-    if event.creator in NOT_A_PERSON:
-        return Deployer(
-            kind=CATEGORY, name=NOT_A_PERSON[event.creator], rule=f"creator {event.creator}"
-        )
+    if event.creator in CREATOR_WORDS:
+        words = dataclasses.replace(event, deployer=Deployer()).started_by
+        return Deployer(kind=CATEGORY, name=words, rule=f"CodeDeploy's creator {event.creator}")
     if principal is None:
         return Deployer()
     if principal.invoked_by == CODEPIPELINE:
