@@ -19,7 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.utils import timezone
 
 from notifier.cloudtrail import CLIENT_CONFIG, bucket_for, cloudtrail_principal, lookup_principals
-from notifier.sources import SourceConfig, boto3_session_for
+from notifier.events import DeploymentEvent
+from notifier.sources import CLIENT_LOCK, SourceConfig, boto3_session_for
 from notifier.storage.base import Store
 from registrations.deployers import (
     deployer_resolve,
@@ -36,15 +37,16 @@ WINDOW_MARGIN = timedelta(minutes=2)
 MAX_PAGES = 10  # 500 CreateDeployment events per lookup at most
 
 
+def deployer_enrich(event: DeploymentEvent, *, source: str) -> DeploymentEvent:
+    """`event` with its Deployer as known now; if CloudTrail may tell who created it, its
+    principal is noted as wanted (looked up by `principals_lookup`)."""
+    principal_wanted(event, source=source)
+    return dataclasses.replace(event, deployer=deployer_resolve(event))
+
+
 def deployers_enrich(changes: list, *, source: str) -> list:
-    """The poll cycle's (event, registration, transitions) changes, each event with its
-    Deployer; deployments whose principal CloudTrail may tell are noted as wanted."""
-    enriched = []
-    for event, registration, transitions in changes:
-        principal_wanted(event, source=source)
-        event = dataclasses.replace(event, deployer=deployer_resolve(event))
-        enriched.append((event, registration, transitions))
-    return enriched
+    """The poll cycle's (event, registration, transitions) changes, each event enriched."""
+    return [(deployer_enrich(e, source=source), r, t) for e, r, t in changes]
 
 
 def _deployment_restore(store: Store, deployment_id: str) -> None:
@@ -58,7 +60,8 @@ def _deployment_restore(store: Store, deployment_id: str) -> None:
 
 
 def _cloudtrail_client(config: SourceConfig) -> Any:
-    return boto3_session_for(config).client("cloudtrail", config=CLIENT_CONFIG)
+    with CLIENT_LOCK:  # a source's session may be shared with its push consumer
+        return boto3_session_for(config).client("cloudtrail", config=CLIENT_CONFIG)
 
 
 def principals_lookup(
