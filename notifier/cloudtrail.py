@@ -24,8 +24,10 @@ from botocore.config import Config
 
 LOOKUP_RATE = 2.0  # requests a second, CloudTrail's limit per account and region
 LOOKUP_PAGE = 50  # MaxResults' maximum
+# One retry at most: a lookup runs in its source's poll thread after the cycle, and one not
+# answered now is simply asked again NOTIFIER_DEPLOYER_LOOKUP_EVERY later.
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=10
+    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=10
 )
 
 
