@@ -69,6 +69,7 @@ def change_event(
         "event": event.event.value,
         "revision": event.revision.summary,
         "creator": event.creator,
+        "started_by": event.started_by,
         "instances": (
             f"{event.instances.succeeded} succeeded, {event.instances.failed} failed, "
             f"{event.instances.skipped} skipped of {event.instances.total}"

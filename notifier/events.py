@@ -119,6 +119,37 @@ class Rollback:
     message: str = ""
 
 
+# Who a deployment's Deployer is: a Person (from People rules), an IAM principal no rule
+# names, a category CodeDeploy reports (Auto Scaling, a rollback, CodePipeline), or not known.
+PERSON, PRINCIPAL, CATEGORY, UNKNOWN = "person", "principal", "category", ""
+# CodeDeploy's `creator` values that are not a person calling CreateDeployment, in words.
+CREATOR_WORDS = {
+    "autoscaling": "Auto Scaling",
+    "autoscalingTermination": "Auto Scaling (instance termination)",
+    "codeDeployRollback": "automatic rollback",
+    "CodeDeployAutoUpdate": "CodeDeploy agent auto-update",
+    "CloudFormation": "CloudFormation",
+    "CloudFormationRollback": "CloudFormation rollback",
+}
+
+
+@dataclass(frozen=True)
+class Deployer:
+    """Who started a deployment, in words (`name`), with where that came from: the IAM
+    principal that called CreateDeployment (CloudTrail), and the People rule that named it."""
+
+    kind: str = UNKNOWN  # PERSON, PRINCIPAL, CATEGORY or UNKNOWN
+    name: str = ""  # what a message prints: "Ana Lima", "deploy-bot (role)", "Auto Scaling"
+    email: str = ""  # a person's
+    slack_user_id: str = ""
+    principal_arn: str = ""
+    rule: str = ""  # how the name was found, in words
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind == PERSON
+
+
 @dataclass(frozen=True)
 class DeploymentEvent:
     deployment_id: str
@@ -141,6 +172,18 @@ class DeploymentEvent:
     region: str = ""
     account: str = ""
     console_url: str = ""
+    deployer: Deployer = field(default_factory=Deployer)
+
+    @property
+    def started_by(self) -> str:
+        """Who started it, in words: the deployer's name, else CodeDeploy's creator."""
+        if self.deployer.name:
+            return self.deployer.name
+        if self.creator == "user":
+            return "an AWS user (not known yet)"
+        if self.creator == "codeDeployRollback" and self.rollback.rollback_triggering_deployment_id:
+            return f"automatic rollback of {self.rollback.rollback_triggering_deployment_id}"
+        return CREATOR_WORDS.get(self.creator, self.creator)
 
     @property
     def duration_seconds(self) -> float | None:
@@ -173,6 +216,7 @@ class DeploymentEvent:
         values["revision"] = Revision(**values.get("revision") or {})
         values["instances"] = InstanceCounts(**values.get("instances") or {})
         values["rollback"] = Rollback(**values.get("rollback") or {})
+        values["deployer"] = Deployer(**values.get("deployer") or {})
         for name in ("create_time", "start_time", "complete_time"):
             if values.get(name):
                 values[name] = datetime.fromisoformat(values[name])

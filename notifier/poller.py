@@ -33,6 +33,7 @@ from notifier.storage.base import (
     Store,
     poll_lease_name,
 )
+from notifier.whodeployed import deployers_enrich
 from registrations.models import NotificationSetup, Registration, split_groups
 
 log = logging.getLogger(__name__)
@@ -266,6 +267,7 @@ def deployment_poll(
     pending, recent_terminal, changes = _changes_find(
         infos, state=state, registrations=registrations, region=region, account=account, now=now
     )
+    changes = deployers_enrich(changes, source=name)
     for events, keys in _changes_store(store, changes, now=now):
         report.events.extend(events)
         report.deliveries.extend(keys)
