@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["latency.py", "poll_cost.py", "history.py", "channel_cost.py", "failure_point.py"]
+BENCHES = [
+    "latency.py",
+    "poll_cost.py",
+    "history.py",
+    "channel_cost.py",
+    "registrations_apply.py",
+    "who_deployed.py",
+    "failure_point.py",
+]
 
 
 def main() -> int:

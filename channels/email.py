@@ -17,7 +17,7 @@ from django.core.mail.backends.smtp import EmailBackend
 from django.core.validators import validate_email
 from django.db import models
 
-from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender, test_subject
 from channels.messages import render, render_html
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup, split_groups
@@ -31,6 +31,29 @@ TEMPLATE_PARTS = ("subject", "body")
 
 def split_recipients(text: str) -> list[str]:
     return split_groups(text)  # the same comma/space/newline splitting
+
+
+NOTIFY_DEPLOYER_HELP = (
+    "Also send to the person who deployed: their email from People rules, or the IAM Identity "
+    "Center sign-in that created the deployment. Waits up to NOTIFIER_DEPLOYER_WAIT seconds "
+    "for CloudTrail to name them, then sends to the recipients above alone."
+)
+
+
+def notify_deployer_field() -> models.BooleanField:
+    return models.BooleanField(
+        "also send to the person who deployed", default=True, help_text=NOTIFY_DEPLOYER_HELP
+    )
+
+
+def recipients_for(event: DeploymentEvent, setup: NotificationSetup) -> list[str]:
+    """The setup's recipients, and the person who deployed when the setup asks for them."""
+    recipients = split_recipients(setup.recipients)
+    email = event.deployer.email
+    known = {r.lower() for r in recipients}
+    if setup.notify_deployer and event.deployer.is_person and email and email.lower() not in known:
+        recipients.append(email)
+    return recipients
 
 
 def validate_recipients(text: str) -> None:
@@ -59,6 +82,7 @@ class EmailSetup(NotificationSetup):
         validators=[validate_recipients],
         help_text="Who gets the email: addresses separated by commas or spaces.",
     )
+    notify_deployer = notify_deployer_field()
 
     class Meta:
         verbose_name = "Email (SMTP)"
@@ -66,9 +90,12 @@ class EmailSetup(NotificationSetup):
     def __str__(self) -> str:
         return f"Email to {self.recipients}"
 
+    def wants_deployer(self) -> bool:
+        return self.notify_deployer
+
 
 SETUP_MODEL = EmailSetup
-SETUP_FIELDS = ("recipients",)
+SETUP_FIELDS = ("recipients", "notify_deployer")
 
 
 def thread_id(event: DeploymentEvent) -> str:
@@ -83,16 +110,18 @@ def build_message(
     recipients: list[str],
     from_email: str,
     delivery_id: str = "",
+    test: bool = False,
 ) -> EmailMultiAlternatives:
     """The multipart message (text, then HTML), not yet bound to a connection. With a
     delivery id, it carries X-Notifier-Delivery and a Message-ID made from it, so a repeat
-    has the same Message-ID as the first."""
+    has the same Message-ID as the first. A test send has X-Notifier-Test: true and a
+    subject beginning [TEST]."""
     identity = {
         "X-Notifier-Delivery": delivery_id,
         "Message-ID": f"<{delivery_id}@codedeploy-notifier>",
     }
     message = EmailMultiAlternatives(
-        subject=render(KIND, "subject", event, setup),
+        subject=test_subject(render(KIND, "subject", event, setup), test=test),
         body=render(KIND, "body", event, setup) + "\n",
         from_email=from_email,
         to=recipients,
@@ -101,6 +130,7 @@ def build_message(
             "X-CodeDeploy-Deployment": event.deployment_id,
             "X-CodeDeploy-Event": event.event.value,
             **(identity if delivery_id else {}),
+            **({"X-Notifier-Test": "true"} if test else {}),
         },
     )
     message.attach_alternative(render_html(KIND, event, setup), "text/html")
@@ -186,13 +216,14 @@ def smtp_error(exc: Exception) -> ChannelError:
 
 @sender
 def send(event: DeploymentEvent, setup: EmailSetup, context: SendContext) -> Delivery:
-    recipients = split_recipients(setup.recipients)
+    recipients = recipients_for(event, setup)
     message = build_message(
         event,
         setup,
         recipients=recipients,
         from_email=settings.NOTIFIER_FROM_EMAIL,
         delivery_id=context.delivery_id,
+        test=context.test,
     )
     message.connection = connection()
     try:

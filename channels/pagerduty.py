@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from channels import http
-from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender, test_subject
 from channels.messages import render
 from channels.secrets import SecretField
 from notifier.events import DeploymentEvent, Event
@@ -56,7 +56,10 @@ SETUP_MODEL = PagerDutySetup
 SETUP_FIELDS = ("routing_key",)
 
 
-def change_event(event: DeploymentEvent, setup: PagerDutySetup) -> dict[str, Any]:
+def change_event(
+    event: DeploymentEvent, setup: PagerDutySetup, *, test: bool = False
+) -> dict[str, Any]:
+    """The change event; a test send's summary begins [TEST] and custom_details.test is true."""
     when = event.complete_time or event.start_time or event.create_time
     details: dict[str, Any] = {
         "deployment_id": event.deployment_id,
@@ -66,6 +69,7 @@ def change_event(event: DeploymentEvent, setup: PagerDutySetup) -> dict[str, Any
         "event": event.event.value,
         "revision": event.revision.summary,
         "creator": event.creator,
+        "started_by": event.started_by,
         "instances": (
             f"{event.instances.succeeded} succeeded, {event.instances.failed} failed, "
             f"{event.instances.skipped} skipped of {event.instances.total}"
@@ -79,8 +83,10 @@ def change_event(event: DeploymentEvent, setup: PagerDutySetup) -> dict[str, Any
     if event.failure:
         details["failed_at"] = event.failure.summary
         details["failure"] = event.failure.to_dict()
+    if test:
+        details["test"] = True
     payload: dict[str, Any] = {
-        "summary": render(KIND, "subject", event, setup)[:SUMMARY_MAX],
+        "summary": test_subject(render(KIND, "subject", event, setup), test=test)[:SUMMARY_MAX],
         "source": f"codedeploy:{event.application}/{event.deployment_group}",
         "custom_details": details,
     }
@@ -100,7 +106,7 @@ def send(event: DeploymentEvent, setup: PagerDutySetup, context: SendContext) ->
         "POST",
         f"{settings.PAGERDUTY_EVENTS_URL}/v2/change/enqueue",
         what=WHAT,
-        json=change_event(event, setup),
+        json=change_event(event, setup, test=context.test),
         expect_errors=True,
     )
     if response.status_code == 400:

@@ -15,8 +15,8 @@ from django.core.validators import validate_email
 from django.db import models
 
 from channels import aws
-from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
-from channels.email import split_recipients, validate_recipients
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender, test_subject
+from channels.email import notify_deployer_field, recipients_for, validate_recipients
 from channels.messages import render, render_html
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup
@@ -67,12 +67,16 @@ class SesSetup(NotificationSetup):
         help_text="Who gets the email: addresses separated by commas or spaces. In the SES "
         "sandbox they must be verified too.",
     )
+    notify_deployer = notify_deployer_field()
 
     class Meta:
         verbose_name = "Email (Amazon SES)"
 
     def __str__(self) -> str:
         return f"SES email to {self.recipients}"
+
+    def wants_deployer(self) -> bool:
+        return self.notify_deployer
 
     def clean(self) -> None:
         errors: dict = {}
@@ -88,21 +92,23 @@ class SesSetup(NotificationSetup):
 
 
 SETUP_MODEL = SesSetup
-SETUP_FIELDS = ("from_address", "recipients")
+SETUP_FIELDS = ("from_address", "recipients", "notify_deployer")
 
 
 def _part(text: str) -> dict[str, str]:
     return {"Data": text, "Charset": "UTF-8"}
 
 
-def email_request(event: DeploymentEvent, setup: SesSetup) -> dict[str, Any]:
-    """The SendEmail parameters: a simple message with text and HTML bodies."""
-    return {
+def email_request(event: DeploymentEvent, setup: SesSetup, *, test: bool = False) -> dict[str, Any]:
+    """The SendEmail parameters: a simple message with text and HTML bodies. A test send has
+    a subject beginning [TEST], the header X-Notifier-Test: true and the tag test=true."""
+    subject = test_subject(render(KIND, "subject", event, setup), test=test)
+    request: dict[str, Any] = {
         "FromEmailAddress": setup.from_address,
-        "Destination": {"ToAddresses": split_recipients(setup.recipients)},
+        "Destination": {"ToAddresses": recipients_for(event, setup)},
         "Content": {
             "Simple": {
-                "Subject": _part(render(KIND, "subject", event, setup)),
+                "Subject": _part(subject),
                 "Body": {
                     "Text": _part(render(KIND, "body", event, setup) + "\n"),
                     "Html": _part(render_html(KIND, event, setup)),
@@ -110,6 +116,10 @@ def email_request(event: DeploymentEvent, setup: SesSetup) -> dict[str, Any]:
             }
         },
     }
+    if test:
+        request["Content"]["Simple"]["Headers"] = [{"Name": "X-Notifier-Test", "Value": "true"}]
+        request["EmailTags"] = [{"Name": "test", "Value": "true"}]
+    return request
 
 
 @sender
@@ -119,7 +129,7 @@ def send(event: DeploymentEvent, setup: SesSetup, context: SendContext) -> Deliv
         raise ChannelError(problem, code=ErrorCode.BAD_CONFIG)
     client = aws.client("sesv2")
     try:
-        answer = aws.call(WHAT, client.send_email, **email_request(event, setup))
+        answer = aws.call(WHAT, client.send_email, **email_request(event, setup, test=context.test))
     except ChannelError as exc:
         if exc.provider_code == "MessageRejected" and "not verified" in exc.message.lower():
             # MessageRejected: "Email address is not verified. The following identities

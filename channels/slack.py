@@ -18,6 +18,7 @@ https://api.slack.com/methods/conversations.history
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +29,7 @@ from django.utils import timezone
 
 from channels import http
 from channels.addresses import validate_user_url
-from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender, test_subject
 from channels.messages import render
 from channels.secrets import SecretField
 from notifier.events import DeploymentEvent, Event
@@ -86,6 +87,7 @@ ERROR_CODES = {
     "channel_not_found": ErrorCode.NOT_FOUND,
     "message_not_found": ErrorCode.NOT_FOUND,
 }
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 UPDATE_FALLBACK_ERRORS = {"message_not_found", "cant_update_message", "edit_window_closed"}
 
 
@@ -108,12 +110,21 @@ class SlackSetup(NotificationSetup):
         blank=True,
         help_text="With a bot token: the channel id (C0123456789) or #name; invite the bot to it.",
     )
+    mention_deployer = models.BooleanField(
+        "mention the person who deployed",
+        default=False,
+        help_text="Mention (@) the person who deployed, when People gives them a Slack user "
+        "id. Waits up to NOTIFIER_DEPLOYER_WAIT seconds for CloudTrail to name them.",
+    )
 
     class Meta:
         verbose_name = "Slack message"
 
     def __str__(self) -> str:
         return f"Slack {self.channel or 'webhook'}"
+
+    def wants_deployer(self) -> bool:
+        return self.mention_deployer
 
     def clean(self) -> None:
         super().clean()
@@ -151,23 +162,26 @@ class SlackMessage(models.Model):
 
 
 SETUP_MODEL = SlackSetup
-SETUP_FIELDS = ("webhook_url", "bot_token", "channel")
+SETUP_FIELDS = ("webhook_url", "bot_token", "channel", "mention_deployer")
 
 
 # --- building the request (pure) ----------------------------------------------------------
 
 
 def message_payload(
-    event: DeploymentEvent, setup: SlackSetup, *, delivery_id: str = ""
+    event: DeploymentEvent, setup: SlackSetup, *, delivery_id: str = "", test: bool = False
 ) -> dict[str, Any]:
-    text = render(KIND, "body", event, setup)
+    """A test send's text begins [TEST] and its metadata (bot token) says "test": true."""
+    text = test_subject(render(KIND, "body", event, setup), test=test)
+    if setup.mention_deployer and SLACK_USER_ID.fullmatch(event.deployer.slack_user_id):
+        text = f"{text}\ncc <@{event.deployer.slack_user_id}>"
     payload: dict[str, Any] = {"text": text, "unfurl_links": False, "unfurl_media": False}
     if setup.bot_token:
         payload["channel"] = setup.channel.strip()
         if delivery_id:
             payload["metadata"] = {
                 "event_type": METADATA_EVENT_TYPE,
-                "event_payload": {"delivery_id": delivery_id},
+                "event_payload": {"delivery_id": delivery_id, **({"test": True} if test else {})},
             }
     return payload
 
@@ -201,7 +215,9 @@ def _api(method: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def _post(event: DeploymentEvent, setup: SlackSetup, payload: dict[str, Any]) -> Delivery:
+def _post(
+    event: DeploymentEvent, setup: SlackSetup, payload: dict[str, Any], *, remember: bool = True
+) -> Delivery:
     answer = _api("chat.postMessage", setup.bot_token, payload)
     channel_id, ts = str(answer.get("channel", "")), str(answer.get("ts", ""))
     if not ts:
@@ -212,7 +228,8 @@ def _post(event: DeploymentEvent, setup: SlackSetup, payload: dict[str, Any]) ->
             retryable=True,
             response_status=200,
         )
-    _remember(event, setup, channel_id=channel_id, ts=ts)
+    if remember:
+        _remember(event, setup, channel_id=channel_id, ts=ts)
     return Delivery(response_status=200, detail=f"posted message {ts} in {channel_id}")
 
 
@@ -256,7 +273,7 @@ def posted_before(setup: SlackSetup, *, delivery_id: str, since: datetime) -> tu
 
 @sender
 def send(event: DeploymentEvent, setup: SlackSetup, context: SendContext) -> Delivery:
-    payload = message_payload(event, setup, delivery_id=context.delivery_id)
+    payload = message_payload(event, setup, delivery_id=context.delivery_id, test=context.test)
     if not setup.bot_token:
         response = http.request("POST", setup.webhook_url, what=WHAT, json=payload, user_url=True)
         # Accepted: 200 with the body "ok" (https://api.slack.com/messaging/webhooks#handling_errors).
@@ -264,6 +281,8 @@ def send(event: DeploymentEvent, setup: SlackSetup, context: SendContext) -> Del
             raise http.bad_response(response, what=WHAT, expected="the body ok")
         return http.ok(response, "posted through the incoming webhook")
     previous = None
+    if context.test:  # a test is its own message: it never updates, nor is updated by, a real one
+        return _post(event, setup, payload, remember=False)
     if event.event != Event.STARTED and setup.pk:
         previous = SlackMessage.objects.filter(
             setup_id=setup.pk, deployment_id=event.deployment_id

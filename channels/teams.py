@@ -12,7 +12,7 @@ from typing import Any
 
 from channels import http
 from channels.addresses import validate_user_url
-from channels.base import Delivery, SendContext, sender
+from channels.base import Delivery, SendContext, sender, test_subject
 from channels.message_filters import markdown
 from channels.messages import render
 from channels.secrets import SecretField
@@ -47,7 +47,7 @@ SETUP_MODEL = TeamsSetup
 SETUP_FIELDS = ("webhook_url",)
 
 
-def _facts(event: DeploymentEvent) -> list[dict[str, str]]:
+def _facts(event: DeploymentEvent, *, test: bool) -> list[dict[str, str]]:
     facts = [
         {"title": "Application", "value": event.application},
         {"title": "Deployment group", "value": event.deployment_group},
@@ -61,12 +61,15 @@ def _facts(event: DeploymentEvent) -> list[dict[str, str]]:
     if event.failure:
         facts.append({"title": "Failed at", "value": event.failure.lifecycle_event})
         facts.append({"title": "Target", "value": event.failure.target_id})
+    if test:
+        facts.append({"title": "Test", "value": "true"})
     return facts
 
 
-def card(event: DeploymentEvent, setup: TeamsSetup) -> dict[str, Any]:
-    """The Adaptive Card (schema 1.4, what Teams renders) in the Workflows envelope."""
-    facts = _facts(event)
+def card(event: DeploymentEvent, setup: TeamsSetup, *, test: bool = False) -> dict[str, Any]:
+    """The Adaptive Card (schema 1.4, what Teams renders) in the Workflows envelope; a test
+    send's title begins [TEST] and its facts include Test: true."""
+    facts = _facts(event, test=test)
     actions = []
     if event.console_url:
         actions.append(
@@ -82,7 +85,7 @@ def card(event: DeploymentEvent, setup: TeamsSetup) -> dict[str, Any]:
         "body": [
             {
                 "type": "TextBlock",
-                "text": render(KIND, "subject", event, setup),
+                "text": test_subject(render(KIND, "subject", event, setup), test=test),
                 "weight": "Bolder",
                 "size": "Medium",
                 "wrap": True,
@@ -120,7 +123,11 @@ def card(event: DeploymentEvent, setup: TeamsSetup) -> dict[str, Any]:
 @sender
 def send(event: DeploymentEvent, setup: TeamsSetup, context: SendContext) -> Delivery:
     response = http.request(
-        "POST", setup.webhook_url, what=WHAT, json=card(event, setup), user_url=True
+        "POST",
+        setup.webhook_url,
+        what=WHAT,
+        json=card(event, setup, test=context.test),
+        user_url=True,
     )
     # Accepted: a Workflows (Power Automate) trigger answers 202 with an empty body; a legacy
     # Office 365 connector answers 200 with the body "1" (and its errors 200 with text).

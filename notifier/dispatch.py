@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -23,19 +23,27 @@ from django.utils import timezone
 
 from channels.base import ChannelError, Delivery, ErrorCode, SendContext
 from channels.registry import module_for
+from notifier.delivery_order import related_events, siblings_settled, superseded_by
 from notifier.events import DeploymentEvent
 from notifier.storage.base import (
     DEAD,
     DELIVERED,
     FAILED,
     PENDING,
+    SUPERSEDED,
     AttemptOutcome,
+    Claim,
     DeliveryKey,
     Store,
 )
+from notifier.storage.base import Delivery as StoredDelivery
+from registrations.deployers import deployer_known
 from registrations.models import NotificationSetup, Registration
 
 log = logging.getLogger(__name__)
+
+# Not a ledger state: delivery_send gave the claim back, the setup waits for who deployed.
+WAITING = "waiting"
 
 
 def holder_name() -> str:
@@ -117,37 +125,59 @@ def outcome_for(result: SendResult, *, attempt: int) -> AttemptOutcome:
     return AttemptOutcome(state=FAILED, error=error.message, **common)
 
 
+def _with_deployer(delivery, setup: NotificationSetup, *, wait: bool) -> tuple:
+    """The delivery's event with its Deployer as known now, and what to note: WAITING while a
+    setup that tells the person (wants_deployer) waits NOTIFIER_DEPLOYER_WAIT from the
+    delivery's creation for CloudTrail to name them; after that, a note that it gave up."""
+    deployer, known = deployer_known(delivery.event)
+    event = replace(delivery.event, deployer=deployer)
+    if known or not setup.wants_deployer():
+        return event, ""
+    waited = (timezone.now() - delivery.created_at).total_seconds()
+    if wait and waited < settings.NOTIFIER_DEPLOYER_WAIT:
+        return event, WAITING
+    return event, f"person who deployed unknown after {waited:.0f} s; sent to the fixed recipients"
+
+
 def delivery_send(
-    key: DeliveryKey, *, store: Store, holder: str, stopping: Callable[[], bool] | None = None
+    key: DeliveryKey,
+    *,
+    store: Store,
+    holder: str,
+    stopping: Callable[[], bool] | None = None,
+    wait: bool = True,
 ) -> str | None:
     """Claim one delivery and send it. Returns the new state, or None if not claimed (or,
-    when `stopping()` turned true before the send began, claimed and given back)."""
-    claim = store.delivery_claim(key, holder=holder, lease_seconds=settings.NOTIFIER_CLAIM_LEASE)
+    when `stopping()` turned true before the send began, or an earlier send of the same
+    deployment and setup was still in flight, claimed and given back), or WAITING (claimed
+    and given back, uncounted: the setup waits for who deployed; `wait=False` sends at
+    once)."""
+    claimed_at = timezone.now()
+    claim = store.delivery_claim(
+        key, holder=holder, lease_seconds=settings.NOTIFIER_CLAIM_LEASE, now=claimed_at
+    )
     if claim is None:
         return None
     if stopping is not None and stopping():
         store.delivery_release(claim)
         return None
-    delivery = store.delivery_get(key)
     setup = NotificationSetup.objects.filter(pk=key.setup_id).first()
-    if setup is None or not setup.enabled:
-        why = "deleted" if setup is None else "disabled"
-        outcome = AttemptOutcome(
-            state=FAILED,
-            started_at=timezone.now(),
-            latency_ms=0,
-            error=f"the notification setup was {why} before sending",
-            error_code=ErrorCode.SETUP_DISABLED.value,
-        )
-    else:
-        # The same id on every attempt; a claim that takes over from a sender that died mid-send
-        # says so, and the channel checks with the provider where it can (see SendContext).
-        context = SendContext(delivery_id=key.delivery_id, in_flight_since=claim.in_flight_since)
-        outcome = outcome_for(
-            send_once(delivery.event, setup, context=context), attempt=claim.attempt
-        )
+    siblings = siblings_settled(
+        key,
+        store=store,
+        events=related_events(key, setup),
+        claimed_at=claim.in_flight_since or claimed_at,
+        wait=settings.NOTIFIER_CLAIM_LEASE / 2,
+    )
+    if siblings is None:  # still in flight: due again, for whoever claims it next
+        store.delivery_release(claim)
+        return None
+    outcome = _attempt(key, claim=claim, store=store, setup=setup, siblings=siblings, wait=wait)
+    if outcome is None:  # the setup waits for who deployed: given back, uncounted
+        store.delivery_release(claim)
+        return WAITING
     recorded = store.delivery_record(claim, outcome)
-    log_fn = log.info if outcome.state in (DELIVERED, PENDING) else log.warning
+    log_fn = log.info if outcome.state in (DELIVERED, PENDING, SUPERSEDED) else log.warning
     log_fn(
         "delivery %s attempt %d: %s%s%s",
         key,
@@ -157,6 +187,48 @@ def delivery_send(
         "" if recorded else " (lease lost; outcome not recorded)",
     )
     return outcome.state
+
+
+def _attempt(
+    key: DeliveryKey,
+    *,
+    claim: Claim,
+    store: Store,
+    setup: NotificationSetup | None,
+    siblings: list[StoredDelivery],
+    wait: bool = True,
+) -> AttemptOutcome | None:
+    """Send the claimed delivery (or decide not to) and say how it went; None when it waits
+    for who deployed (see _with_deployer)."""
+    outcome_event = superseded_by(key, siblings)
+    if setup is None or not setup.enabled:
+        why = "deleted" if setup is None else "disabled"
+        return AttemptOutcome(
+            state=FAILED,
+            started_at=timezone.now(),
+            latency_ms=0,
+            error=f"the notification setup was {why} before sending",
+            error_code=ErrorCode.SETUP_DISABLED.value,
+        )
+    if outcome_event is not None:
+        return AttemptOutcome(
+            state=SUPERSEDED,
+            started_at=timezone.now(),
+            latency_ms=0,
+            error=f"Superseded: the deployment had already {outcome_event} when this was due",
+            error_code=ErrorCode.SUPERSEDED.value,
+        )
+    setup = setup.typed()
+    event, note = _with_deployer(store.delivery_get(key), setup, wait=wait)
+    if note == WAITING:
+        return None
+    # The same id on every attempt; a claim that takes over from a sender that died mid-send
+    # says so, and the channel checks with the provider where it can (see SendContext).
+    context = SendContext(delivery_id=key.delivery_id, in_flight_since=claim.in_flight_since)
+    outcome = outcome_for(send_once(event, setup, context=context), attempt=claim.attempt)
+    if note:
+        outcome = replace(outcome, detail="; ".join(filter(None, (outcome.detail, note))))
+    return outcome
 
 
 def setups_hearing(registration: Registration, event: DeploymentEvent) -> list[NotificationSetup]:
@@ -197,6 +269,7 @@ class Dispatcher:
             max_workers=threads or settings.NOTIFIER_SEND_THREADS, thread_name_prefix="send"
         )
         self.in_flight: set[DeliveryKey] = set()
+        self.waiting: dict[DeliveryKey, float] = {}  # waits for who deployed: look again at
         self.busy = 0  # sends running now
         self._lock = threading.Lock()
 
@@ -205,7 +278,12 @@ class Dispatcher:
             self.busy += 1
         try:
             if not self.stopping():
-                delivery_send(key, store=self.store, holder=self.holder, stopping=self.stopping)
+                state = delivery_send(
+                    key, store=self.store, holder=self.holder, stopping=self.stopping
+                )
+                if state == WAITING:  # look again in a little while, not at every turn
+                    again = min(5.0, max(0.2, settings.NOTIFIER_DEPLOYER_WAIT / 20))
+                    self.waiting[key] = time.monotonic() + again
         except Exception:
             # A storage outage: the claim's lease expires and the delivery is retried.
             log.exception("could not send %s; it will be retried", key)
@@ -217,10 +295,12 @@ class Dispatcher:
 
     def dispatch_due(self) -> int:
         started = 0
+        now = time.monotonic()
+        self.waiting = {k: at for k, at in self.waiting.items() if at > now}
         for key in self.store.deliveries_due(limit=200):
             if self.stopping():
                 break
-            if key in self.in_flight:
+            if key in self.in_flight or key in self.waiting:
                 continue
             self.in_flight.add(key)
             self.executor.submit(self._run, key)

@@ -16,8 +16,11 @@ PENDING = "pending"  # waiting to be sent (first time, or a retry at next_attemp
 DELIVERED = "delivered"
 FAILED = "failed"  # permanent failure: bad configuration, rejected by the provider
 DEAD = "dead"  # retryable failures until the attempt limit ran out
-DELIVERY_STATES = (PENDING, DELIVERED, FAILED, DEAD)
-FINAL_STATES = frozenset({DELIVERED, FAILED, DEAD})
+# Not sent: a started or ready notification that fell due after the deployment's outcome had
+# been delivered to the same setup (it would have read as news after the fact).
+SUPERSEDED = "superseded"
+DELIVERY_STATES = (PENDING, DELIVERED, FAILED, DEAD, SUPERSEDED)
+FINAL_STATES = frozenset({DELIVERED, FAILED, DEAD, SUPERSEDED})
 
 STATUSES = ("Created", "Queued", "InProgress", "Baking", "Ready", "Succeeded", "Failed", "Stopped")
 TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
@@ -44,6 +47,7 @@ EVENT_LABELS = {
 }
 EVENT_CHOICES = [(e.value, EVENT_LABELS[e]) for e in Event]
 _TERMINAL_EVENT = {"Succeeded": Event.SUCCEEDED, "Failed": Event.FAILED, "Stopped": Event.STOPPED}
+TERMINAL_EVENTS = tuple(_TERMINAL_EVENT.values())
 
 
 def is_terminal(status: str) -> bool:
@@ -113,6 +117,37 @@ class Rollback:
     rollback_deployment_id: str = ""  # the deployment that rolled this one back
     rollback_triggering_deployment_id: str = ""  # this deployment rolls back that one
     message: str = ""
+
+
+# Who a deployment's Deployer is: a Person (from People rules), an IAM principal no rule
+# names, a category CodeDeploy reports (Auto Scaling, a rollback, CodePipeline), or not known.
+PERSON, PRINCIPAL, CATEGORY, UNKNOWN = "person", "principal", "category", ""
+# CodeDeploy's `creator` values that are not a person calling CreateDeployment, in words.
+CREATOR_WORDS = {
+    "autoscaling": "Auto Scaling",
+    "autoscalingTermination": "Auto Scaling (instance termination)",
+    "codeDeployRollback": "automatic rollback",
+    "CodeDeployAutoUpdate": "CodeDeploy agent auto-update",
+    "CloudFormation": "CloudFormation",
+    "CloudFormationRollback": "CloudFormation rollback",
+}
+
+
+@dataclass(frozen=True)
+class Deployer:
+    """Who started a deployment, in words (`name`), with where that came from: the IAM
+    principal that called CreateDeployment (CloudTrail), and the People rule that named it."""
+
+    kind: str = UNKNOWN  # PERSON, PRINCIPAL, CATEGORY or UNKNOWN
+    name: str = ""  # what a message prints: "Ana Lima", "deploy-bot (role)", "Auto Scaling"
+    email: str = ""  # a person's
+    slack_user_id: str = ""
+    principal_arn: str = ""
+    rule: str = ""  # how the name was found, in words
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind == PERSON
 
 
 @dataclass(frozen=True)
@@ -201,6 +236,18 @@ class DeploymentEvent:
     account: str = ""
     console_url: str = ""
     failure: FailurePoint | None = None  # failed or stopped deployments, when AWS could say
+    deployer: Deployer = field(default_factory=Deployer)
+
+    @property
+    def started_by(self) -> str:
+        """Who started it, in words: the deployer's name, else CodeDeploy's creator."""
+        if self.deployer.name:
+            return self.deployer.name
+        if self.creator == "user":
+            return "an AWS user (not known yet)"
+        if self.creator == "codeDeployRollback" and self.rollback.rollback_triggering_deployment_id:
+            return f"automatic rollback of {self.rollback.rollback_triggering_deployment_id}"
+        return CREATOR_WORDS.get(self.creator, self.creator)
 
     @property
     def duration_seconds(self) -> float | None:
@@ -239,6 +286,7 @@ class DeploymentEvent:
         values["rollback"] = Rollback(**values.get("rollback") or {})
         failure = values.get("failure")
         values["failure"] = FailurePoint.from_dict(failure) if failure else None
+        values["deployer"] = Deployer(**values.get("deployer") or {})
         for name in ("create_time", "start_time", "complete_time"):
             if values.get(name):
                 values[name] = datetime.fromisoformat(values[name])

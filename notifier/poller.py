@@ -32,6 +32,7 @@ from notifier.storage.base import (
     Store,
     poll_lease_name,
 )
+from notifier.whodeployed import deployers_enrich
 from registrations.models import NotificationSetup, Registration, split_groups
 
 log = logging.getLogger(__name__)
@@ -293,6 +294,7 @@ def deployment_poll(
         now=now,
         targets_client=targets_client,
     )
+    changes = deployers_enrich(changes, source=name)
     for events, keys in _changes_store(store, changes, now=now):
         report.events.extend(events)
         report.deliveries.extend(keys)

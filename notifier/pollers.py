@@ -34,6 +34,7 @@ from notifier import codedeploy, targets
 from notifier.poller import deployment_poll, record_poll_error
 from notifier.sources import CLIENT_LOCK, SourceConfig, boto3_session_for
 from notifier.storage.base import StorageError, Store, poll_lease_name
+from notifier.whodeployed import principals_lookup
 from registrations.sources import Source, source_default
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ class SourcePollers:
             schedule.last_error = ""
             if report.events:
                 log.info("poll of source %r: %s", name, "; ".join(report.lines()[2:]))
+            principals_lookup(self.store, schedule.config)  # who deployed, once CloudTrail says
         except StorageError as exc:
             log.warning("storage unavailable, will retry: %s", exc)
         except Exception as exc:

@@ -20,15 +20,17 @@ from notifier import codedeploy, targets
 from notifier.dispatch import deliveries_create, setups_hearing
 from notifier.events import DeploymentEvent, Event, is_terminal, terminal_event
 from notifier.poller import describe_aws_error, registrations_for, source_account
-from notifier.push_messages import Ignored, PushedDeployment, message_classify
+from notifier.push_messages import Ignored, PushedDeployment, PushedPrincipal, message_classify
 from notifier.sources import CLIENT_LOCK, SourceConfig, boto3_session_for
 from notifier.storage.base import Store
+from notifier.whodeployed import cloudtrail_event_record, deployer_enrich
 from registrations.models import Registration
 
 UNKNOWN_ACCOUNT = "unknown_account"
 UNREGISTERED_APPLICATION = "unregistered_application"
 UNWATCHED_GROUP = "unwatched_group"
 UNKNOWN_DEPLOYMENT = "unknown_deployment"  # BatchGetDeployments does not know it
+FAILED_CALL = "failed_call"  # a CreateDeployment call that made no deployment
 STALE = "stale"  # a started/ready message about a deployment already finished
 
 
@@ -123,6 +125,9 @@ class PushBatch:
             if config is None:
                 outcome.ignore(message, UNKNOWN_ACCOUNT)
                 continue
+            if isinstance(result, PushedPrincipal):  # who deployed: no CodeDeploy call needed
+                self._principal(config, message, result, outcome)
+                continue
             by_source.setdefault(config.name, (config, []))[1].append((message, result))
         for config, items in by_source.values():
             watched = self._watched(config, items, outcome)
@@ -172,12 +177,21 @@ class PushBatch:
                     {**info, "status": status}, event=events[-1], region=region, account=account
                 )
                 latest = targets.with_failure_point(self.client(config, for_targets=True), latest)
-                self._save(latest, events, registration, now=now)
+                self._save(latest, events, registration, now=now, source=config.name)
             if stale:
                 outcome.ignore(message, STALE)
             else:
                 outcome.acted += 1
                 outcome.done.append(message)
+
+    def _principal(
+        self, config: SourceConfig, message: dict, pushed: PushedPrincipal, outcome: BatchOutcome
+    ) -> None:
+        if cloudtrail_event_record(pushed.detail, store=self.store, source=config.name) is None:
+            outcome.ignore(message, FAILED_CALL)
+            return
+        outcome.acted += 1
+        outcome.done.append(message)
 
     def _stored_terminal(self, deployment_id: str) -> bool:
         record = self.store.deployment_get(deployment_id)
@@ -190,7 +204,9 @@ class PushBatch:
         registration: Registration,
         *,
         now: datetime,
+        source: str,
     ) -> None:
+        latest = deployer_enrich(latest, source=source)
         self.store.deployment_save(latest, seen_at=now)
         for name in events:
             event = latest.with_event(name)

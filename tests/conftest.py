@@ -76,3 +76,16 @@ def fast_retries(settings):
     settings.NOTIFIER_RETRY_BASE = 0
     settings.NOTIFIER_RETRY_MAX = 0
     return settings
+
+
+@pytest.fixture
+def cloudtrail(httpserver, monkeypatch):
+    """A CloudTrail answering LookupEvents on a local server; boto3 reaches it through
+    AWS_ENDPOINT_URL_CLOUDTRAIL (every other service stays on moto)."""
+    from notifier import cloudtrail as module
+    from tests.support.cloudtrail import FakeCloudTrail
+
+    fake = FakeCloudTrail(httpserver)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", fake.url)
+    module._buckets.clear()
+    return fake

@@ -23,6 +23,7 @@ from notifier.events import (
     FAILED,
     FINAL_STATES,
     PENDING,
+    SUPERSEDED,
     DeploymentEvent,
 )
 from notifier.storage.history_rows import (
@@ -35,9 +36,20 @@ from notifier.storage.history_rows import (
     PushQueueStats,
     ReleaseStats,
 )
+from notifier.storage.in_flight import maybe_sent_since, sending_since
 
 # The delivery states live beside the events (notifier.models needs them, without the storage).
-__all__ = ["DEAD", "DELIVERED", "DELIVERY_STATES", "FAILED", "FINAL_STATES", "PENDING"]
+__all__ = [
+    "DEAD",
+    "DELIVERED",
+    "DELIVERY_STATES",
+    "FAILED",
+    "FINAL_STATES",
+    "PENDING",
+    "SUPERSEDED",
+    "maybe_sent_since",
+    "sending_since",
+]
 
 
 class StorageError(Exception):
@@ -111,25 +123,6 @@ class Claim:
     in_flight_since: datetime | None = None
 
 
-def maybe_sent_since(
-    *,
-    state: str,
-    in_flight_since: datetime | None,
-    claimed_at: datetime,
-    lease_until: datetime | None,
-    now: datetime,
-) -> datetime | None:
-    """When a pending delivery's attempt started that may have reached the provider with no
-    outcome recorded ("maybe sent"), or None. `in_flight_since` is the start of the earliest
-    claim with no outcome yet; it is older than the current claim after a takeover, and a
-    lease that ran out means the holder died (or hung) mid-send."""
-    if state != PENDING or in_flight_since is None:
-        return None
-    if in_flight_since < claimed_at or lease_until is None or lease_until < now:
-        return in_flight_since
-    return None
-
-
 def claim_token(*, holder: str) -> str:
     """A new claim's token: the claimer's name and a random part, unique to this claim, at
     most 64 characters (what every backend stores)."""
@@ -176,6 +169,7 @@ class Delivery:
     # Pending after an attempt that may have reached the provider and has no outcome: when
     # that attempt started (history shows "maybe sent" until the next outcome).
     maybe_sent_since: datetime | None = None
+    sending_since: datetime | None = None  # an attempt is being sent now, since then
 
     @property
     def delivery_id(self) -> str:

@@ -14,6 +14,7 @@ from notifier.storage.base import (
     DELIVERED,
     FAILED,
     PENDING,
+    SUPERSEDED,
     AttemptOutcome,
     DeliveryKey,
     PollState,
@@ -633,3 +634,45 @@ def test_consumers_counting_at_once_lose_no_count(store):
     assert errors == []
     [stats] = store.push_stats_list()
     assert (stats.received, stats.acted, stats.ignored) == (60, 30, {"malformed": 30})
+
+
+# --- sends in flight, and superseded notifications ---------------------------------------
+
+
+def test_a_delivery_being_sent_says_since_when_until_its_outcome(store):
+    key = queued(store)
+    assert store.delivery_get(key).sending_since is None
+    started = timezone.now()
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30, now=started)
+    assert store.delivery_get(key).sending_since == started
+    assert store.delivery_record(claim, outcome())
+    assert store.delivery_get(key).sending_since is None
+
+
+def test_a_send_whose_lease_ran_out_is_no_longer_being_sent(store):
+    key = queued(store)
+    store.delivery_claim(key, holder="a", lease_seconds=30, now=timezone.now() - timedelta(60))
+    delivery = store.delivery_get(key)
+    assert delivery.sending_since is None and delivery.maybe_sent_since is not None
+
+
+def test_a_superseded_delivery_is_final_never_due_and_says_why(store):
+    key = queued(store, event="started", status="InProgress")
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    why = "Superseded: the deployment had already succeeded when this was due"
+    superseded = AttemptOutcome(
+        state=SUPERSEDED,
+        started_at=timezone.now(),
+        latency_ms=0,
+        error=why,
+        error_code="superseded",
+    )
+    assert store.delivery_record(claim, superseded)
+    delivery = store.delivery_get(key)
+    assert delivery.state == SUPERSEDED and delivery.last_error == why
+    assert delivery.last_error_code == "superseded"
+    assert [(a.state, a.error_code) for a in delivery.history] == [(SUPERSEDED, "superseded")]
+    assert key not in store.deliveries_due(now=timezone.now() + timedelta(days=1))
+    assert store.delivery_claim(key, holder="b", lease_seconds=30) is None
+    (listed,) = store.deployment_get("d-1").deliveries
+    assert listed.state == SUPERSEDED
