@@ -14,6 +14,7 @@ BENCHES = [
     "channel_cost.py",
     "registrations_apply.py",
     "who_deployed.py",
+    "failure_point.py",
 ]
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from notifier import codedeploy
+from notifier import codedeploy, targets
 from notifier.dispatch import deliveries_create, setups_hearing
 from notifier.events import DeploymentEvent, Event, is_terminal, terminal_event
 from notifier.poller import describe_aws_error, registrations_for, source_account
@@ -95,13 +95,18 @@ class PushBatch:
 
     def __init__(self, *, queue_url: str, store: Store) -> None:
         self.queue_url, self.store = queue_url, store
-        self._clients: dict[SourceConfig, Any] = {}
+        self._clients: dict[tuple[SourceConfig, bool], Any] = {}
 
-    def client(self, config: SourceConfig) -> Any:
-        if config not in self._clients:
+    def client(self, config: SourceConfig, *, for_targets: bool = False) -> Any:
+        """The source's CodeDeploy client; `for_targets`: the one that looks up where a
+        failed deployment broke (notifier.targets: no retries, a short timeout)."""
+        if (config, for_targets) not in self._clients:
+            aws = targets.TARGETS_CONFIG if for_targets else codedeploy.AWS_CONFIG
             with CLIENT_LOCK:
-                self._clients[config] = codedeploy.make_client(session=boto3_session_for(config))
-        return self._clients[config]
+                session = boto3_session_for(config)
+                made = codedeploy.make_client(session=session, config=aws)
+            self._clients[config, for_targets] = made
+        return self._clients[config, for_targets]
 
     def handle(
         self, messages: list[dict[str, Any]], *, sources: list[SourceConfig], now: datetime
@@ -171,6 +176,7 @@ class PushBatch:
                 latest = codedeploy.normalise(
                     {**info, "status": status}, event=events[-1], region=region, account=account
                 )
+                latest = targets.with_failure_point(self.client(config, for_targets=True), latest)
                 self._save(latest, events, registration, now=now, source=config.name)
             if stale:
                 outcome.ignore(message, STALE)

@@ -4,6 +4,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.support.aws import FakeCodeDeploy, MotoServer, apply_env, restore_env
+from tests.support.codedeploy_targets import FakeDeploymentTargets
 from tests.support.newrelic import API_KEY, FakeNewRelic
 
 
@@ -42,6 +43,22 @@ def aws(moto_server):
 @pytest.fixture
 def codedeploy(aws) -> FakeCodeDeploy:
     return FakeCodeDeploy(aws.endpoint)
+
+
+@pytest.fixture(scope="session")
+def deployment_targets_server(moto_server):
+    server = FakeDeploymentTargets(forward_to=moto_server.endpoint)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def deployment_targets(deployment_targets_server, aws) -> FakeDeploymentTargets:
+    """CodeDeploy's deployment targets (which moto lacks) on a local server speaking the real
+    protocol; every other CodeDeploy operation is forwarded to moto's server."""
+    deployment_targets_server.reset()
+    yield deployment_targets_server
+    deployment_targets_server.reset()
 
 
 @pytest.fixture
