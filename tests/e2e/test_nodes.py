@@ -18,6 +18,7 @@ is the few milliseconds between the provider's answer and one DynamoDB write; se
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -226,6 +227,10 @@ def all_delivered(cluster, count: int) -> bool:
     return len(deliveries) == count and all(d["state"] == DELIVERED for d in deliveries)
 
 
+# Node A's log line for an outcome it recorded (notifier.dispatch.delivery_send).
+RECORDED = re.compile(r"delivery \S+ attempt \d+: delivered")
+
+
 def assert_exactly_once(cluster, expected: dict[str, int]) -> None:
     wait_until(
         lambda: all_delivered(cluster, DEPLOYMENTS * 2),
@@ -275,8 +280,16 @@ def test_a_node_killed_mid_way_loses_nothing_and_sends_nothing_twice(cluster, co
         cluster.gate.open = False  # node A's sends stop reaching the provider...
         wait_until(lambda: cluster.gate.held, timeout=30, what="node A to send into the gate")
         # Let node A record what the provider accepted before the gate closed (a DynamoDB
-        # write of milliseconds); its held sends stay in flight (NOTIFIER_SEND_TIMEOUT=2).
-        time.sleep(1.0)
+        # write of milliseconds each; it logs each outcome once recorded), so that the kill
+        # leaves in flight only sends the provider never accepted: they stay held
+        # (NOTIFIER_SEND_TIMEOUT=2). A kill in those milliseconds would send one again: the
+        # window README's "Running several nodes" names.
+        accepted = len(cluster.gate.markers)
+        wait_until(
+            lambda: len(RECORDED.findall(cluster.a.process.output())) >= accepted,
+            timeout=30,
+            what=f"node A to record the {accepted} markers the provider accepted",
+        )
         cluster.a.process.kill()  # ...and node A dies with them in flight (SIGKILL)
         cluster.gate.release.set()
 
