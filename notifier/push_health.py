@@ -18,10 +18,15 @@ from notifier.storage.history_rows import PushQueueStats
 DEFAULT_PUSH_WAIT_SECONDS = 20.0
 # What an ignored message's reason means, for people.
 IGNORED_REASONS = {
-    "malformed": "not an EventBridge event (unreadable JSON or fields missing)",
+    "malformed": "not an EventBridge event (unreadable, or fields missing)",
     "unknown_detail_type": "an event of another kind",
+    "instance_event": "an instance's state change (deployments are followed instead)",
+    "unknown_state": "a deployment state CodeDeploy did not document",
+    "unknown_account": "from an account and region no source watches",
     "unregistered_application": "an application no one registered",
-    "unknown_account": "from an account no source watches",
+    "unwatched_group": "a deployment group the registration filters out",
+    "unknown_deployment": "a deployment CodeDeploy no longer knows",
+    "stale": "a start or ready after the deployment had finished",
 }
 
 
