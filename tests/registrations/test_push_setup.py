@@ -200,20 +200,26 @@ def test_an_unknown_source_or_a_bad_queue_name_is_refused_in_words(aws):
         run("--source", "default", "--queue-name", "bad name!")
 
 
-class DenyingSqs:
-    """A relay in front of moto's SQS that refuses CreateQueue with AccessDenied, as AWS does
-    when the caller's IAM policy lacks sqs:CreateQueue."""
+class Relay:
+    """A relay in front of moto's SQS and EventBridge (both JSON protocols) that records each
+    action called and refuses those in `denied` with AccessDenied, as AWS does when the
+    caller's IAM policy lacks them."""
 
     def __init__(self, httpserver, moto_endpoint: str) -> None:
         self.moto_endpoint = moto_endpoint
+        self.denied: set[str] = set()
+        self.actions: list[str] = []
         httpserver.expect_request("/", method="POST").respond_with_handler(self.handle)
         self.url = httpserver.url_for("/")
 
     def handle(self, request: Request) -> Response:
-        if request.headers.get("X-Amz-Target") == "AmazonSQS.CreateQueue":
+        prefix, _, operation = request.headers.get("X-Amz-Target", "").partition(".")
+        action = f"{'sqs' if prefix == 'AmazonSQS' else 'events'}:{operation}"
+        self.actions.append(action)
+        if action in self.denied:
             error = {
                 "__type": "com.amazon.coral.service#AccessDeniedException",
-                "message": "User is not authorized to perform: sqs:createqueue",
+                "message": f"User is not authorized to perform: {action.lower()}",
             }
             return Response(
                 json.dumps(error),
@@ -228,9 +234,16 @@ class DenyingSqs:
         return Response(answer.content, status=answer.status_code, headers=dict(answer.headers))
 
 
-def test_access_denied_names_the_iam_action_to_allow(aws, httpserver, monkeypatch):
-    relay = DenyingSqs(httpserver, aws.endpoint)
+@pytest.fixture
+def relay(aws, httpserver, monkeypatch) -> Relay:
+    relay = Relay(httpserver, aws.endpoint)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", relay.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", relay.url)
+    return relay
+
+
+def test_access_denied_names_the_iam_action_to_allow(relay):
+    relay.denied.add("sqs:CreateQueue")
     source_default()
     with pytest.raises(CommandError) as refused:
         run("--source", "default")
@@ -239,3 +252,25 @@ def test_access_denied_names_the_iam_action_to_allow(aws, httpserver, monkeypatc
     assert "Allow the service's own IAM principal the action sqs:CreateQueue" in message
     assert "docs/push.md" in message
     assert source_default().queue_url == ""
+
+
+def test_the_documented_policies_allow_every_action_push_setup_calls(relay):
+    source_default()
+    run("--source", "default")
+    called = set(relay.actions)
+    assert {"sqs:CreateQueue", "events:PutRule", "events:PutTargets"} <= called
+    docs = Path(__file__).parents[2] / "docs"
+    service = json.loads((docs / "iam-policy.json").read_text())["Statement"]
+    allowed = {
+        action
+        for statement in service
+        if statement["Sid"] in ("PushSetupQueues", "PushSetupRules")
+        for action in statement["Action"]
+    }
+    assert called <= allowed, called - allowed
+    role = json.loads((docs / "source-role.json").read_text())["Resources"]["SourceRole"]
+    [conditional] = [p for p in role["Properties"]["Policies"] if "Fn::If" in p]
+    setup = conditional["Fn::If"][1]["PolicyDocument"]["Statement"]
+    assert called <= {action for statement in setup for action in statement["Action"]}
+    push = (docs / "push.md").read_text()
+    assert all(f"`{action}`" in push for action in called)
