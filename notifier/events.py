@@ -50,6 +50,11 @@ def is_terminal(status: str) -> bool:
     return status in TERMINAL_STATUSES
 
 
+def terminal_event(status: str) -> Event | None:
+    """The event a terminal status is notified as (None for a status not terminal)."""
+    return _TERMINAL_EVENT.get(status)
+
+
 def events_for_transition(previous: str | None, status: str) -> list[Event]:
     """The events a change from `previous` (None: never seen) to `status` produces.
 

@@ -5,8 +5,8 @@ tests/notifier/storage/. Methods take and return the dataclasses below, never mo
 instances or DynamoDB items, so the engine does not know which backend it runs on.
 
 Exactly-once rests on `delivery_claim`: a conditional write that succeeds for one caller
-only, and gives it a lease. A holder whose lease expired (it crashed, or hung past the lease)
-loses the delivery to the next claimer, and its late `delivery_record` is refused.
+only, with a lease. A holder whose lease expired (it crashed, or hung) loses the delivery
+to the next claimer, and its late `delivery_record` is refused.
 """
 
 from __future__ import annotations
@@ -210,9 +210,8 @@ class Page:
 @runtime_checkable
 class Store(Protocol):
     write_concurrency: int
-    """How many deployments the poller may store at once, each on its own thread
-    (notifier.poller): 1 for a database connection, more where every write is an independent
-    network request on a thread-safe client (DynamoDB)."""
+    """How many deployments the poller may store at once, each on its own thread: 1 for a
+    database connection, more where every write is an independent request (DynamoDB)."""
 
     # --- poll state -------------------------------------------------------------------
     def poll_state_get(self, *, source: str = DEFAULT_SOURCE) -> PollState:
@@ -248,7 +247,8 @@ class Store(Protocol):
 
     # --- deployments and the ledger ---------------------------------------------------
     def deployment_save(self, event: DeploymentEvent, *, seen_at: datetime) -> None:
-        """Record the latest state of a deployment; a new status adds a timeline entry."""
+        """Record a deployment's latest state (a new status adds a timeline entry); a
+        non-terminal state never replaces a terminal one (two consumers may race)."""
 
     def delivery_create(self, key: DeliveryKey, *, kind: str, event: DeploymentEvent) -> bool:
         """Add a pending delivery; False (and no change) when the key exists already."""

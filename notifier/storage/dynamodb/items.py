@@ -146,3 +146,10 @@ def delivery_from_item(values: dict[str, Any], *, with_history: bool = True) -> 
             now=timezone.now(),
         ),
     )
+
+
+def create_sort(event: DeploymentEvent) -> str:
+    """A deployment's sort key in the listing index: newest first when read backwards; a
+    deployment without a create time sorts last."""
+    created = to_us(event.create_time) if event.create_time else 0
+    return f"{created:020d}#{event.deployment_id}"

@@ -384,6 +384,25 @@ def test_a_deployment_keeps_its_latest_state_and_a_timeline(store):
     assert store.deployment_get("d-404") is None
 
 
+def test_a_late_non_terminal_state_never_replaces_a_terminal_one(store):
+    seen = timezone.now()
+    store.deployment_save(deployment(), seen_at=seen)
+    late = deployment(status="InProgress", event=Event.STARTED)
+    store.deployment_save(late, seen_at=seen + timedelta(seconds=1))
+
+    record = store.deployment_get("d-1")
+    assert record.event.status == "Succeeded"
+    assert record.updated_at == seen
+    assert [c.status for c in record.timeline] == ["Succeeded"]
+    # A terminal state still replaces a non-terminal one, and a terminal one.
+    store.deployment_save(deployment("d-2", status="InProgress", event=Event.STARTED), seen_at=seen)
+    store.deployment_save(deployment("d-2"), seen_at=seen + timedelta(seconds=2))
+    assert store.deployment_get("d-2").event.status == "Succeeded"
+    stopped = deployment("d-2", status="Stopped", event=Event.STOPPED)
+    store.deployment_save(stopped, seen_at=seen + timedelta(seconds=3))
+    assert store.deployment_get("d-2").event.status == "Stopped"
+
+
 def test_a_deployment_shows_every_delivery_and_attempt(store):
     ok = queued(store, "d-1", setup_id=1)
     failed = queued(store, "d-1", setup_id=2)
