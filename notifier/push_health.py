@@ -15,7 +15,6 @@ from django.conf import settings
 
 from notifier.storage.history_rows import PushQueueStats
 
-DEFAULT_PUSH_WAIT_SECONDS = 20.0
 # What an ignored message's reason means, for people.
 IGNORED_REASONS = {
     "malformed": "not an EventBridge event (unreadable, or fields missing)",
@@ -32,8 +31,7 @@ IGNORED_REASONS = {
 
 def push_stale_after_seconds() -> float:
     """How long without a receive before a queue counts as not being read."""
-    wait = getattr(settings, "NOTIFIER_PUSH_WAIT_SECONDS", DEFAULT_PUSH_WAIT_SECONDS)
-    return 2 * float(wait) + 30
+    return 2 * float(settings.NOTIFIER_PUSH_WAIT_SECONDS) + 30
 
 
 @dataclass(frozen=True)

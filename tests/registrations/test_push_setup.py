@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import boto3
@@ -274,3 +275,41 @@ def test_the_documented_policies_allow_every_action_push_setup_calls(relay):
     assert called <= {action for statement in setup for action in statement["Action"]}
     push = (docs / "push.md").read_text()
     assert all(f"`{action}`" in push for action in called)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_push_setup_the_consumer_reads_the_queue_and_the_pages_show_it(
+    aws, client, settings, tmp_path
+):
+    from django.contrib.auth.models import User
+
+    from notifier.push import QueueConsumer, enabled_sources
+    from notifier.storage.orm import OrmStore
+    from tests.support.aws import FakeCodeDeploy
+
+    settings.NOTIFIER_PUSH_WAIT_SECONDS = 1
+    default = source_default()
+    run("--source", "default")
+    deployment = FakeCodeDeploy(aws.endpoint).deploy("storefront")
+    shape = json.loads(FIXTURE.read_text())
+    put_event(
+        boto3.client("events"),
+        shape["detail-type"],
+        {**shape["detail"], "deploymentId": deployment},
+    )
+    put_event(boto3.client("events"), "AWS API Call via CloudTrail", CREATE_DEPLOYMENT_CALL)
+    (reader,) = [c for c in enabled_sources() if c.queue_url]
+    consumer = QueueConsumer(reader, store=OrmStore())
+    consumer.receive_once()
+    consumer.receive_once()
+
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
+    status = client.get("/status/").content.decode()
+    default.refresh_from_db()
+    assert f'data-queue="{default.queue_url}"' in status
+    row = status[status.index(f'data-queue="{default.queue_url}"') :].split("</tr>")[0]
+    assert re.search(r">receiving \(last receive \d s ago\)<", row), row
+    assert "<td>2</td>" in row  # received: the state change and the CreateDeployment call
+    assert "1 unknown_detail_type" in row and "1 unregistered_application" in row
+    sources = client.get("/admin/registrations/source/").content.decode()
+    assert re.search(r"receiving \(last receive \d s ago\)", sources)
