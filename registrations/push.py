@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from notifier.sources import SourceError, boto3_session_for
@@ -45,9 +46,15 @@ VISIBILITY_TIMEOUT = 60
 QUEUE_RETENTION = 4 * 24 * 3600
 DLQ_RETENTION = 14 * 24 * 3600
 TARGET_ID = "codedeploy-notifier-queue"
+# What SQS answers for a queue that does not exist (the query and the JSON protocol).
+NO_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 # Queue names: 1-80 letters, digits, - and _; the rule (64 at most) has the queue's name and
 # the dead-letter queue adds "-dlq", so 64 keeps all three valid.
 QUEUE_NAME_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Every call bounded: a region that does not answer fails the step in words, not a hang.
+AWS_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30
+)
 
 
 class PushSetupError(Exception):
@@ -105,8 +112,8 @@ class _Steps:
     def __init__(self, source: Source, report: Callable[[str], None]) -> None:
         self.source, self.report = source, report
         session = boto3_session_for(source.config())
-        self.sqs = session.client("sqs")
-        self.events = session.client("events")
+        self.sqs = session.client("sqs", config=AWS_CONFIG)
+        self.events = session.client("events", config=AWS_CONFIG)
         self.changed: list[str] = []
 
     def call(self, client: Any, operation: str, **params: Any) -> dict[str, Any]:
@@ -122,6 +129,17 @@ class _Steps:
                 "service's network and region, then run push_setup again",
                 code="aws_error",
             ) from exc
+
+    def find(self, client: Any, operation: str, *, missing: set[str], **params: Any) -> Any:
+        """`operation`'s answer, or None when AWS says the thing does not exist."""
+        try:
+            return getattr(client, operation)(**params)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") in missing:
+                return None
+            raise PushSetupError(self._refused(client, exc), code=_error_code(exc)) from exc
+        except (SourceError, BotoCoreError):
+            return self.call(client, operation, **params)  # the same error, in words
 
     def _refused(self, client: Any, exc: ClientError) -> str:
         action = f"{client.meta.service_model.signing_name}:{exc.operation_name}"
@@ -153,14 +171,12 @@ def _error_code(exc: ClientError) -> str:
 def _queue_ensure(steps: _Steps, name: str, attributes: dict[str, str], what: str) -> str:
     """The queue's URL, created with `attributes` or made to have them."""
     sqs = steps.sqs
-    try:
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-    except sqs.exceptions.QueueDoesNotExist:
+    found = steps.find(sqs, "get_queue_url", missing=NO_QUEUE, QueueName=name)
+    if found is None:
         url = steps.call(sqs, "create_queue", QueueName=name, Attributes=attributes)["QueueUrl"]
         steps.did(f"created {what} {name} ({url})")
         return url
-    except ClientError:  # no permission to look: create_queue reports it in words
-        url = steps.call(sqs, "create_queue", QueueName=name, Attributes=attributes)["QueueUrl"]
+    url = found["QueueUrl"]
     current = steps.call(sqs, "get_queue_attributes", QueueUrl=url, AttributeNames=["All"])
     wrong = {
         key: value
@@ -201,10 +217,7 @@ def _policy_ensure(steps: _Steps, url: str, policy: dict[str, Any]) -> None:
 
 def _rule_ensure(steps: _Steps, name: str) -> str:
     events = steps.events
-    try:
-        rule = events.describe_rule(Name=name)
-    except events.exceptions.ResourceNotFoundException:
-        rule = None
+    rule = steps.find(events, "describe_rule", missing={"ResourceNotFoundException"}, Name=name)
     wanted = {"Name": name, "EventPattern": json.dumps(EVENT_PATTERN), "State": "ENABLED"}
     if rule is None:
         arn = steps.call(events, "put_rule", **wanted, Description=_rule_description(steps))

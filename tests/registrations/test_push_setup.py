@@ -243,16 +243,26 @@ def relay(aws, httpserver, monkeypatch) -> Relay:
     return relay
 
 
-def test_access_denied_names_the_iam_action_to_allow(relay):
-    relay.denied.add("sqs:CreateQueue")
+@pytest.mark.parametrize("action", ["sqs:CreateQueue", "events:DescribeRule", "events:PutTargets"])
+def test_access_denied_names_the_iam_action_to_allow(relay, action):
+    relay.denied.add(action)
     source_default()
     with pytest.raises(CommandError) as refused:
         run("--source", "default")
     message = str(refused.value)
-    assert "AWS refused sqs:CreateQueue (AccessDenied)" in message
-    assert "Allow the service's own IAM principal the action sqs:CreateQueue" in message
+    assert f"AWS refused {action} (AccessDenied)" in message
+    assert f"Allow the service's own IAM principal the action {action}" in message
     assert "docs/push.md" in message
     assert source_default().queue_url == ""
+
+
+def test_access_denied_through_a_role_names_the_role(relay):
+    relay.denied.add("sqs:SetQueueAttributes")
+    Source.objects.create(name="prod", region="eu-west-1", credentials="role", role_arn=ROLE)
+    with pytest.raises(
+        CommandError, match=f"Allow the role {ROLE} the action sqs:SetQueueAttributes"
+    ):
+        run("--source", "prod")
 
 
 def test_the_documented_policies_allow_every_action_push_setup_calls(relay):
