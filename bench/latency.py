@@ -193,6 +193,31 @@ def put_codedeploy_event(events, deployment_id: str, state: str) -> None:
     assert answer["FailedEntryCount"] == 0, answer
 
 
+def ledger_phases(database: Path, changed: dict[str, float]) -> dict[str, list[float]]:
+    """Where each `succeeded` marker's time went, from the ORM ledger (SQLite): from the
+    status change (or put_events) to the delivery being stored, from stored to its first
+    attempt starting, and the attempt itself (the New Relic call)."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    def epoch(text: str) -> float:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+    phases: dict[str, list[float]] = {"stored": [], "waiting to send": [], "sending": []}
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT d.deployment_id, d.created_at, a.started_at, a.latency_ms "
+            "FROM notifier_delivery d JOIN notifier_deliveryattempt a ON a.delivery_id = d.id "
+            "WHERE d.event = 'succeeded' AND a.number = 1"
+        ).fetchall()
+    for deployment_id, created, started, took in rows:
+        if deployment_id in changed:
+            phases["stored"].append(epoch(created) - changed[deployment_id])
+            phases["waiting to send"].append(epoch(started) - epoch(created))
+            phases["sending"].append(took / 1000)
+    return phases
+
+
 @dataclass
 class Result:
     storage: str
@@ -201,6 +226,7 @@ class Result:
     expected: int = 0
     duplicates: int = 0
     latencies: list[float] = field(default_factory=list)
+    phases: dict[str, list[float]] = field(default_factory=dict)
     memory: list[tuple[str, int, int, int]] = field(default_factory=list)  # role, pid, rss, pss
     supervisor: tuple[int, int] = (0, 0)
     totals: list[int] = field(default_factory=list)  # PSS kB of each sample
@@ -331,6 +357,8 @@ def run_once(
         result.latencies = [received[d][0] - changed[d] for d in ids if d in received]
         result.delivered = len(result.latencies)
         result.duplicates = sum(len(v) - 1 for v in received.values())
+        if storage == "orm":
+            result.phases = ledger_phases(workdir / "notifier.sqlite3", changed)
 
         session = sign_in(base, "bench", "bench-password")
         for page in PAGES:
@@ -378,6 +406,12 @@ def report(result: Result) -> None:
             f"p99 {p99:.3f}  max {max(latencies):.3f}  "
             f"mean {statistics.mean(latencies):.3f}"
         )
+        for phase, values in result.phases.items():
+            if values:
+                print(
+                    f"  of which {phase}: p50 {percentile(values, 50):.3f}  "
+                    f"p99 {percentile(values, 99):.3f}  max {max(values):.3f}"
+                )
         if result.mode == "push":
             met = p50 <= 0.1 and p99 <= 0.25
             print(f"targets p50 <= 0.1 s, p99 <= 0.25 s: {'met' if met else 'NOT MET'}")
