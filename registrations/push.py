@@ -119,16 +119,8 @@ class _Steps:
     def call(self, client: Any, operation: str, **params: Any) -> dict[str, Any]:
         try:
             return getattr(client, operation)(**params)
-        except SourceError as exc:
-            raise PushSetupError(str(exc), code="source_unreachable") from exc
-        except ClientError as exc:
-            raise PushSetupError(self._refused(client, exc), code=_error_code(exc)) from exc
-        except BotoCoreError as exc:
-            raise PushSetupError(
-                f"source {self.source.name!r}: could not reach AWS ({exc}); check the "
-                "service's network and region, then run push_setup again",
-                code="aws_error",
-            ) from exc
+        except (SourceError, ClientError, BotoCoreError) as exc:
+            raise self._in_words(client, exc) from exc
 
     def find(self, client: Any, operation: str, *, missing: set[str], **params: Any) -> Any:
         """`operation`'s answer, or None when AWS says the thing does not exist."""
@@ -137,9 +129,20 @@ class _Steps:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code", "") in missing:
                 return None
-            raise PushSetupError(self._refused(client, exc), code=_error_code(exc)) from exc
-        except (SourceError, BotoCoreError):
-            return self.call(client, operation, **params)  # the same error, in words
+            raise self._in_words(client, exc) from exc
+        except (SourceError, BotoCoreError) as exc:
+            raise self._in_words(client, exc) from exc
+
+    def _in_words(self, client: Any, exc: Exception) -> PushSetupError:
+        if isinstance(exc, SourceError):
+            return PushSetupError(str(exc), code="source_unreachable")
+        if isinstance(exc, ClientError):
+            return PushSetupError(self._refused(client, exc), code=_error_code(exc))
+        return PushSetupError(
+            f"source {self.source.name!r}: could not reach AWS ({exc}); check the "
+            "service's network and region, then run push_setup again",
+            code="aws_error",
+        )
 
     def _refused(self, client: Any, exc: ClientError) -> str:
         action = f"{client.meta.service_model.signing_name}:{exc.operation_name}"

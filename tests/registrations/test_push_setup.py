@@ -323,3 +323,15 @@ def test_after_push_setup_the_consumer_reads_the_queue_and_the_pages_show_it(
     assert "1 unknown_detail_type" in row and "1 unregistered_application" in row
     sources = client.get("/admin/registrations/source/").content.decode()
     assert re.search(r"receiving \(last receive \d s ago\)", sources)
+
+
+def test_a_role_that_cannot_be_assumed_is_refused_in_words(aws, httpserver, monkeypatch):
+    from tests.support.sts import DenyingSts
+
+    relay = DenyingSts(httpserver, aws.endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", relay.url)
+    relay.denied.add(ROLE)
+    Source.objects.create(name="prod", region="eu-west-1", credentials="role", role_arn=ROLE)
+    with pytest.raises(CommandError, match="trust policy"):
+        run("--source", "prod")
+    assert Source.objects.get(name="prod").queue_url == ""
