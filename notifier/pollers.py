@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from notifier import codedeploy
 from notifier.poller import deployment_poll, record_poll_error
-from notifier.sources import SourceConfig, boto3_session_for
+from notifier.sources import CLIENT_LOCK, SourceConfig, boto3_session_for
 from notifier.storage.base import StorageError, Store, poll_lease_name
 from registrations.sources import Source, source_default
 
@@ -123,9 +123,11 @@ class SourcePollers:
             schedule.counter.reset()
             # Made inside the try: a missing region or credentials is reported on the
             # status page and retried, not a crash of the loop.
-            schedule.client = schedule.client or codedeploy.make_client(
-                counter=schedule.counter, session=boto3_session_for(schedule.config)
-            )
+            if schedule.client is None:
+                with CLIENT_LOCK:
+                    schedule.client = codedeploy.make_client(
+                        counter=schedule.counter, session=boto3_session_for(schedule.config)
+                    )
             report = deployment_poll(
                 store=self.store,
                 client=schedule.client,

@@ -40,7 +40,7 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from notifier.push_batch import PushBatch
-from notifier.sources import SourceConfig, SourceError, boto3_session_for
+from notifier.sources import CLIENT_LOCK, SourceConfig, SourceError, boto3_session_for
 from notifier.storage.base import StorageError, Store
 from registrations.sources import Source
 
@@ -111,7 +111,6 @@ class QueueConsumer:
     def __init__(self, reader: SourceConfig, *, store: Store, wake=lambda: None) -> None:
         self.reader, self.queue_url, self.store, self.wake = reader, reader.queue_url, store, wake
         self.batch = PushBatch(queue_url=self.queue_url, store=store)
-        self.batches = 0  # batches handled (for tests and logs)
         self._stop = threading.Event()
         self._storing = threading.Lock()
         self._client: Any = None
@@ -137,8 +136,8 @@ class QueueConsumer:
 
     def client(self) -> Any:
         if self._client is None:
-            session = boto3_session_for(self.reader)
-            self._client = session.client("sqs", config=SQS_CONFIG)
+            with CLIENT_LOCK:
+                self._client = boto3_session_for(self.reader).client("sqs", config=SQS_CONFIG)
         return self._client
 
     def _run(self) -> None:
@@ -149,10 +148,14 @@ class QueueConsumer:
                     self.receive_once()
                     delay = 0.0
                 except (ClientError, BotoCoreError, SourceError, StorageError) as exc:
+                    if self._stop.is_set():
+                        break  # its receive failed as it was stopping: nothing to record
                     delay = min(BACKOFF_MAX, max(BACKOFF_FIRST, delay * 2))
                     self._failed(exc)
                     self._stop.wait(delay)
                 except Exception:  # a bug must not end push for good
+                    if self._stop.is_set():
+                        break
                     log.exception("push queue %s: unexpected error", self.queue_url)
                     delay = BACKOFF_MAX
                     self._stop.wait(delay)
@@ -182,10 +185,10 @@ class QueueConsumer:
     def handle(self, messages: list[dict[str, Any]]) -> None:
         """Store what `messages` say, then delete those done with, and count the receive."""
         now = timezone.now()
-        outcome = self.batch.handle(messages, sources=enabled_sources(), now=now)
+        sources = enabled_sources() if messages else []
+        outcome = self.batch.handle(messages, sources=sources, now=now)
         if outcome.done:
             self.delete(outcome.done)
-        self.batches += 1
         for reason in set(outcome.ignored) - self._logged_reasons:
             self._logged_reasons.add(reason)
             log.info("push queue %s: ignoring messages (%s)", self.queue_url, reason)

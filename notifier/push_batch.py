@@ -21,7 +21,7 @@ from notifier.dispatch import deliveries_create, setups_hearing
 from notifier.events import DeploymentEvent, Event, is_terminal, terminal_event
 from notifier.poller import describe_aws_error, registrations_for, source_account
 from notifier.push_messages import Ignored, PushedDeployment, message_classify
-from notifier.sources import SourceConfig, boto3_session_for
+from notifier.sources import CLIENT_LOCK, SourceConfig, boto3_session_for
 from notifier.storage.base import Store
 from registrations.models import Registration
 
@@ -97,7 +97,8 @@ class PushBatch:
 
     def client(self, config: SourceConfig) -> Any:
         if config not in self._clients:
-            self._clients[config] = codedeploy.make_client(session=boto3_session_for(config))
+            with CLIENT_LOCK:
+                self._clients[config] = codedeploy.make_client(session=boto3_session_for(config))
         return self._clients[config]
 
     def handle(

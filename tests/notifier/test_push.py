@@ -18,6 +18,7 @@ from registrations.models import Registration
 from registrations.sources import Source, source_default
 from tests.notifier.test_poller_sources import codedeploy_of
 from tests.support.aws import ACCOUNT
+from tests.support.dynamodb import dynamo_store
 from tests.support.processes import wait_until
 from tests.support.push import PushQueue, WebhookSink
 
@@ -72,6 +73,13 @@ def there(aws, sink) -> Account:
     return Account(aws, prod, OTHER_ACCOUNT, sink)
 
 
+@pytest.fixture(params=["orm", "dynamodb"])
+def ledger(request, aws):
+    """The store, on either backend: what push relies on (idempotent deliveries, a terminal
+    state never replaced) holds on both."""
+    return OrmStore() if request.param == "orm" else dynamo_store()
+
+
 class Loop:
     def __init__(self, store) -> None:
         self.stopping = Stopping()
@@ -123,9 +131,11 @@ def test_each_accounts_events_are_notified_once_without_waiting_for_a_poll(
     assert here.queue.messages_left() == there.queue.messages_left() == 0
 
 
-def test_a_success_read_before_its_start_never_sends_started_after_succeeded(here, sink, settings):
+def test_a_success_read_before_its_start_never_sends_started_after_succeeded(
+    here, sink, settings, ledger
+):
     settings.NOTIFIER_RECONCILE_INTERVAL = 600  # the events alone
-    store = OrmStore()
+    store = ledger
     with Loop(store):
         wait_until(lambda: polled(store, "default"), timeout=15, what="the first poll")
         deployment = here.deploy()
@@ -142,9 +152,9 @@ def test_a_success_read_before_its_start_never_sends_started_after_succeeded(her
     assert here.queue.messages_left() == 0
 
 
-def test_every_event_delivered_twice_is_notified_once(here, there, sink, settings):
+def test_every_event_delivered_twice_is_notified_once(here, there, sink, settings, ledger):
     settings.NOTIFIER_RECONCILE_INTERVAL = 600  # the events alone
-    store = OrmStore()
+    store = ledger
     with Loop(store):
         wait_until(lambda: polled(store, "default", "prod"), timeout=15, what="the first polls")
         deployments = [(account, account.deploy()) for account in (here, there, here, there)]
