@@ -13,7 +13,16 @@ point of its run), keeping the largest: PSS (each shared page counted once, spli
 the processes that map it) per process and summed, beside the RSS sum.
 
     .venv/bin/python bench/latency.py [--storage orm --storage dynamodb]
-        [--deployments 50] [--spread 60] [--settle 30] [--samples 3]
+        [--deployments 50] [--spread 60] [--settle 30] [--samples 3] [--mode poll|push]
+
+`--mode push`: before the service starts, `push_setup --source default` makes an SQS queue
+and an EventBridge rule on moto's server and sets the default source's queue_url, so the
+service consumes the queue and polls only to reconcile (NOTIFIER_RECONCILE_INTERVAL, 60 s).
+Each deployment's START event is put on the bus when it starts running, and its SUCCESS
+event (in the shape tests/fixtures/codedeploy/eventbridge-deployment-success.json) at a
+random moment over `--spread` seconds, right after its status changes; latency is measured
+from `put_events` to New Relic's server receiving the marker. Targets: p50 <= 0.1 s,
+p99 <= 0.25 s, every notification exactly once.
 
 Extra environment for the service (e.g. NOTIFIER_WORKERS=3) is passed through, so a
 change can be measured without editing code.
@@ -22,6 +31,7 @@ change can be measured without editing code.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -38,6 +48,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import boto3  # noqa: E402
 import requests  # noqa: E402
 from pytest_httpserver import HTTPServer  # noqa: E402
 
@@ -155,13 +166,67 @@ def serialise_moto_writes() -> None:
         setattr(DynamoDBBackend, name, functools.wraps(method)(locked))
 
 
+def put_codedeploy_event(events, deployment_id: str, state: str) -> None:
+    """CodeDeploy's state-change event for `deployment_id`, on the default bus."""
+    detail = {
+        "instanceGroupId": "9fd2fbef-2157-40d8-91e7-6845af69e2d2",
+        "region": "us-east-1",
+        "application": "storefront",
+        "deploymentId": deployment_id,
+        "state": state,
+        "deploymentGroup": "production",
+    }
+    answer = events.put_events(
+        Entries=[
+            {
+                "Source": "aws.codedeploy",
+                "DetailType": "CodeDeploy Deployment State-change Notification",
+                "Detail": json.dumps(detail),
+                "Resources": [
+                    "arn:aws:codedeploy:us-east-1:123456789012:application:storefront",
+                    "arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:storefront/"
+                    "production",
+                ],
+            }
+        ]
+    )
+    assert answer["FailedEntryCount"] == 0, answer
+
+
+def ledger_phases(database: Path, changed: dict[str, float]) -> dict[str, list[float]]:
+    """Where each `succeeded` marker's time went, from the ORM ledger (SQLite): from the
+    status change (or put_events) to the delivery being stored, from stored to its first
+    attempt starting, and the attempt itself (the New Relic call)."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    def epoch(text: str) -> float:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+    phases: dict[str, list[float]] = {"stored": [], "waiting to send": [], "sending": []}
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT d.deployment_id, d.created_at, a.started_at, a.latency_ms "
+            "FROM notifier_delivery d JOIN notifier_deliveryattempt a ON a.delivery_id = d.id "
+            "WHERE d.event = 'succeeded' AND a.number = 1"
+        ).fetchall()
+    for deployment_id, created, started, took in rows:
+        if deployment_id in changed:
+            phases["stored"].append(epoch(created) - changed[deployment_id])
+            phases["waiting to send"].append(epoch(started) - epoch(created))
+            phases["sending"].append(took / 1000)
+    return phases
+
+
 @dataclass
 class Result:
     storage: str
+    mode: str = "poll"
     delivered: int = 0
     expected: int = 0
     duplicates: int = 0
     latencies: list[float] = field(default_factory=list)
+    phases: dict[str, list[float]] = field(default_factory=dict)
     memory: list[tuple[str, int, int, int]] = field(default_factory=list)  # role, pid, rss, pss
     supervisor: tuple[int, int] = (0, 0)
     totals: list[int] = field(default_factory=list)  # PSS kB of each sample
@@ -187,7 +252,7 @@ def sign_in(base: str, username: str, password: str) -> requests.Session:
 def run_once(
     storage: str, *, moto: MotoServer, args: argparse.Namespace, keys: dict[str, str]
 ) -> Result:
-    result = Result(storage=storage, expected=args.deployments)
+    result = Result(storage=storage, mode=args.mode, expected=args.deployments)
     moto.reset()
     http = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     http.start()
@@ -226,6 +291,8 @@ def run_once(
         run("dynamodb_create_tables")
     run("ensure_schedule", "--start-now")
     run("createsuperuser", "--noinput", "--username", "bench", "--email", "bench@example.com")
+    if args.mode == "push":
+        print(run("push_setup", "--source", "default").strip().splitlines()[-1], flush=True)
     token = run("drf_create_token", "bench").split()[2]
 
     log = open(workdir / "service.log", "wb")  # noqa: SIM115
@@ -260,9 +327,12 @@ def run_once(
         response.raise_for_status()
 
         codedeploy = FakeCodeDeploy(moto.endpoint)
+        events = boto3.client("events", endpoint_url=moto.endpoint, region_name="us-east-1")
         ids = [codedeploy.deploy("storefront", commit=f"{n:040x}") for n in range(args.deployments)]
         for deployment_id in ids:
             codedeploy.move(deployment_id, "InProgress")
+            if args.mode == "push":
+                put_codedeploy_event(events, deployment_id, "START")
         print(f"[{storage}] {len(ids)} deployments in progress ...", flush=True)
         time.sleep(5)
 
@@ -273,6 +343,8 @@ def run_once(
             time.sleep(max(0.0, start + offset - time.monotonic()))
             codedeploy.move(deployment_id, "Succeeded")
             changed[deployment_id] = time.time()
+            if args.mode == "push":  # latency from put_events, the moment EventBridge has it
+                put_codedeploy_event(events, deployment_id, "SUCCESS")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and len(newrelic.markers) < len(ids):
             time.sleep(0.1)
@@ -285,6 +357,8 @@ def run_once(
         result.latencies = [received[d][0] - changed[d] for d in ids if d in received]
         result.delivered = len(result.latencies)
         result.duplicates = sum(len(v) - 1 for v in received.values())
+        if storage == "orm":
+            result.phases = ledger_phases(workdir / "notifier.sqlite3", changed)
 
         session = sign_in(base, "bench", "bench-password")
         for page in PAGES:
@@ -317,18 +391,30 @@ def run_once(
 
 
 def report(result: Result) -> None:
-    print(f"\n== {result.storage} ==")
+    print(f"\n== {result.storage} ({result.mode}) ==")
     print(
         f"markers: {result.delivered}/{result.expected} delivered, {result.duplicates} duplicate(s)"
     )
+    print(f"every notification exactly once: {'yes' if result.ok else 'no'}")
     latencies = result.latencies
     if latencies:
+        start = "put_events" if result.mode == "push" else "status change"
+        p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
         print(
-            "latency from status change to marker received (s): "
-            f"p50 {percentile(latencies, 50):.2f}  p95 {percentile(latencies, 95):.2f}  "
-            f"p99 {percentile(latencies, 99):.2f}  max {max(latencies):.2f}  "
-            f"mean {statistics.mean(latencies):.2f}"
+            f"latency from {start} to marker received (s): "
+            f"p50 {p50:.3f}  p95 {percentile(latencies, 95):.3f}  "
+            f"p99 {p99:.3f}  max {max(latencies):.3f}  "
+            f"mean {statistics.mean(latencies):.3f}"
         )
+        for phase, values in result.phases.items():
+            if values:
+                print(
+                    f"  of which {phase}: p50 {percentile(values, 50):.3f}  "
+                    f"p99 {percentile(values, 99):.3f}  max {max(values):.3f}"
+                )
+        if result.mode == "push":
+            met = p50 <= 0.1 and p99 <= 0.25
+            print(f"targets p50 <= 0.1 s, p99 <= 0.25 s: {'met' if met else 'NOT MET'}")
     samples = ", ".join(f"{total / 1024:.0f}" for total in result.totals)
     print(f"PSS of web + cluster in each sample (MB): {samples}; the largest:")
     print(f"{'process':<22}{'pid':>8}{'RSS MB':>9}{'PSS MB':>9}")
@@ -369,6 +455,12 @@ def main() -> int:
         "--storage", action="append", choices=["orm", "dynamodb"], help="default: both"
     )
     parser.add_argument("--deployments", type=int, default=50)
+    parser.add_argument(
+        "--mode",
+        choices=["poll", "push"],
+        default="poll",
+        help="push: EventBridge -> SQS (push_setup) with polling as reconciliation",
+    )
     parser.add_argument(
         "--spread", type=float, default=60.0, help="seconds over which the deployments finish"
     )

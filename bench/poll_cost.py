@@ -22,6 +22,16 @@ threads claim 2,000 pending deliveries.
 
     .venv/bin/python bench/poll_cost.py [--cycles 10] [--applications 1000]
     .venv/bin/python bench/poll_cost.py --sources 100 [--seconds 180] [--markers 40]
+    .venv/bin/python bench/poll_cost.py --push [--seconds 300]
+
+Push (`--push`): AWS calls an hour of one idle source (the default source, 10 registered
+applications, no deployments), the service's own loop run for `--seconds` twice: polling
+alone, then with a push queue made by push_setup on moto's server (the loop then long-polls
+the queue and polls only to reconcile, every NOTIFIER_RECONCILE_INTERVAL). Every AWS call of
+the process is counted by service and operation (botocore's BaseClient._make_api_call);
+after a warm-up, the calls in the window are scaled to an hour, and the pace of CodeDeploy
+calls is read from the first to the last call. Target with push: <= 60 CodeDeploy calls an
+hour.
 """
 
 from __future__ import annotations
@@ -541,6 +551,98 @@ def sources_measure(count: int, *, seconds: float, markers: int) -> int:
     return 0 if len(latencies) == len(moved) else 1
 
 
+class ApiCalls:
+    """Every AWS call this process makes: (monotonic, service, operation)."""
+
+    def __init__(self) -> None:
+        from botocore.client import BaseClient
+
+        self.calls: list[tuple[float, str, str]] = []
+        self._lock = threading.Lock()
+        original = BaseClient._make_api_call
+
+        def counted(client, operation_name, api_params):
+            with self._lock:
+                self.calls.append(
+                    (time.monotonic(), client.meta.service_model.service_name, operation_name)
+                )
+            return original(client, operation_name, api_params)
+
+        BaseClient._make_api_call = counted
+
+    def between(self, start: float, end: float) -> list[tuple[float, str, str]]:
+        with self._lock:
+            return [c for c in self.calls if start <= c[0] < end]
+
+
+def push_cost_run(calls: ApiCalls, *, seconds: float, warm: float) -> dict[str, float]:
+    """Run the service loop for `seconds`; per hour, from the calls after `warm` seconds:
+    every operation's count, and the CodeDeploy calls' pace (first to last call)."""
+    from notifier.loop import Stopping, service_loop_run
+
+    stopping = Stopping()
+    loop = threading.Thread(
+        target=service_loop_run, kwargs={"seconds": seconds + 5, "stopping": stopping}
+    )
+    start = time.monotonic()
+    loop.start()
+    time.sleep(seconds)
+    end = time.monotonic()
+    stopping.set()
+    loop.join(timeout=60)
+    stopping.close()
+    window = calls.between(start + warm, end)
+    hours = (end - start - warm) / 3600
+    per_hour: dict[str, float] = {}
+    for _, service, operation in window:
+        key = f"{service}:{operation}"
+        per_hour[key] = per_hour.get(key, 0) + 1 / hours
+    codedeploy_times = [c[0] for c in window if c[1] == "codedeploy"]
+    if len(codedeploy_times) > 1:
+        spread = codedeploy_times[-1] - codedeploy_times[0]
+        per_hour["codedeploy pace"] = (len(codedeploy_times) - 1) / spread * 3600
+    return per_hour
+
+
+def push_cost_measure(*, seconds: float) -> int:
+    """One idle source, polling alone and then with push: AWS calls an hour."""
+    from registrations.push import push_setup
+    from registrations.sources import source_default
+
+    settings.NOTIFIER_NODE_LOCK = WORK / "node.lock"
+    registrations_create(10)
+    source = source_default()
+    warm = min(30.0, seconds / 5)
+    calls = ApiCalls()
+    print(
+        f"one idle source, 10 registered applications; loop {seconds:.0f}s per mode, counted "
+        f"after {warm:.0f}s; NOTIFIER_IDLE_POLL_INTERVAL {settings.NOTIFIER_IDLE_POLL_INTERVAL}s, "
+        f"NOTIFIER_RECONCILE_INTERVAL {settings.NOTIFIER_RECONCILE_INTERVAL}s, "
+        f"NOTIFIER_PUSH_WAIT_SECONDS {settings.NOTIFIER_PUSH_WAIT_SECONDS}s"
+    )
+    polling = push_cost_run(calls, seconds=seconds, warm=warm)
+    push_setup(source=source)
+    pushed = push_cost_run(calls, seconds=seconds, warm=warm)
+
+    def total(counts: dict[str, float], service: str) -> float:
+        return sum(v for k, v in counts.items() if k.startswith(service + ":"))
+
+    print()
+    print(f"{'AWS calls an hour':<34}{'polling alone':>14}{'with push':>11}")
+    for key in sorted(set(polling) | set(pushed)):
+        print(f"  {key:<32}{polling.get(key, 0):>14.0f}{pushed.get(key, 0):>11.0f}")
+    for service in ("codedeploy", "sqs"):
+        label, before, after = f"{service} total", total(polling, service), total(pushed, service)
+        print(f"{label:<34}{before:>14.0f}{after:>11.0f}")
+    codedeploy_push = pushed.get("codedeploy pace", total(pushed, "codedeploy"))
+    ok = codedeploy_push <= 60.5
+    print(
+        f"CodeDeploy calls an hour with push (pace): {codedeploy_push:.0f} (target <= 60): "
+        f"{'ok' if ok else 'OVER TARGET'}"
+    )
+    return 0 if ok else 1
+
+
 def move_in_backend(cd, deployment_id: str, status: str) -> None:
     deployment = cd.deployments[deployment_id]
     deployment.status = status
@@ -568,16 +670,33 @@ def main() -> int:
         default=0,
         help="measure N sources (2 regions per account, source 0 busy) with the service loop",
     )
-    parser.add_argument("--seconds", type=float, default=180, help="--sources: loop run time")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="loop run time: --sources (default 180), --push (per mode, default 300)",
+    )
     parser.add_argument(
         "--markers", type=int, default=40, help="--sources: busy deployments to succeed"
+    )
+    parser.add_argument(
+        "--push",
+        action="store_true",
+        help="AWS calls an hour of one idle source, polling alone and with push",
     )
     args, _ = parser.parse_known_args()
 
     call_command("migrate", verbosity=0)
+    if args.push:
+        try:
+            return push_cost_measure(seconds=args.seconds or 300)
+        finally:
+            SERVER.stop()
+            DYNAMODB_SERVER.terminate()
+            DYNAMODB_SERVER.wait(timeout=10)
     if args.sources:
         try:
-            return sources_measure(args.sources, seconds=args.seconds, markers=args.markers)
+            return sources_measure(args.sources, seconds=args.seconds or 180, markers=args.markers)
         finally:
             SERVER.stop()
             DYNAMODB_SERVER.terminate()

@@ -7,26 +7,30 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# (script, its own arguments); the caller's arguments are passed to every run as well.
 BENCHES = [
-    "latency.py",
-    "poll_cost.py",
-    "history.py",
-    "channel_cost.py",
-    "registrations_apply.py",
-    "who_deployed.py",
-    "failure_point.py",
+    ("latency.py", []),
+    ("latency.py", ["--mode", "push", "--storage", "orm"]),
+    ("poll_cost.py", []),
+    ("poll_cost.py", ["--push"]),
+    ("history.py", []),
+    ("channel_cost.py", []),
+    ("registrations_apply.py", []),
+    ("who_deployed.py", []),
+    ("failure_point.py", []),
 ]
 
 
 def main() -> int:
     failed = []
-    for name in BENCHES:
+    for name, arguments in BENCHES:
         path = HERE / name
         if not path.exists():
             continue
-        print(f"\n=== bench/{name} ===", flush=True)
-        if subprocess.call([sys.executable, str(path), *sys.argv[1:]], cwd=HERE.parent):
-            failed.append(name)
+        title = " ".join([f"bench/{name}", *arguments])
+        print(f"\n=== {title} ===", flush=True)
+        if subprocess.call([sys.executable, str(path), *arguments, *sys.argv[1:]], cwd=HERE.parent):
+            failed.append(title)
     if failed:
         print(f"\nfailed: {', '.join(failed)}")
     return 1 if failed else 0

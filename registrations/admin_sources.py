@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.html import format_html
 
 from channels.secrets import mask
+from notifier import storage
+from notifier.push_health import push_status
+from notifier.storage.base import StorageError
+from notifier.storage.history_rows import PushQueueStats
 from registrations.sources import Source, SourceInUse, source_delete, source_identity_check
 
 HELP = (
@@ -57,17 +64,37 @@ class SourceForm(forms.ModelForm):
         return data
 
 
+# Each push queue's stats, read once per admin page (list_display columns see only the row).
+_push_stats: ContextVar[dict[str, PushQueueStats] | None] = ContextVar("push_stats", default=None)
+
+
+def _push_stats_read() -> dict[str, PushQueueStats] | str:
+    """Stats by queue URL, or the storage error in words."""
+    try:
+        return {s.queue_url: s for s in storage.get_store().push_stats_list()}
+    except StorageError as exc:
+        return f"could not read the push queues' stats: {exc}"
+
+
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
     form = SourceForm
-    list_display = ("name", "region", "credentials", "account_id", "enabled", "check_status")
+    list_display = (
+        "name",
+        "region",
+        "credentials",
+        "account_id",
+        "enabled",
+        "check_status",
+        "push_column",
+    )
     list_filter = ("enabled", "credentials")
-    readonly_fields = ("account_id", "is_default", "last_checked", "check_status")
+    readonly_fields = ("account_id", "is_default", "last_checked", "check_status", "push_column")
     actions = ["check_now"]
     fieldsets = [
         (None, {"fields": ("name", "region", "enabled"), "description": HELP}),
         ("Credentials", {"fields": ("credentials", "role_arn", "external_id")}),
-        ("Push (EventBridge to SQS)", {"fields": ("queue_url",)}),
+        ("Push (EventBridge to SQS)", {"fields": ("queue_url", "push_column")}),
         (
             "Identity check",
             {"fields": ("account_id", "is_default", "last_checked", "check_status")},
@@ -89,6 +116,32 @@ class SourceAdmin(admin.ModelAdmin):
         if obj.check_error:
             return format_html('<span class="errornote">{}</span>', obj.check_error)
         return f"OK: account {obj.account_id}"
+
+    @admin.display(description="Push")
+    def push_column(self, obj) -> str:
+        if obj is None or not obj.queue_url:
+            return "no queue"
+        stats = _push_stats.get()
+        if stats is None:  # a page that did not read them first
+            stats = _push_stats_read()
+        if isinstance(stats, str):
+            return format_html('<span class="errornote">{}</span>', stats)
+        status = push_status(
+            queue_url=obj.queue_url, stats=stats.get(obj.queue_url), now=timezone.now()
+        )
+        if status.receiving:
+            return status.text
+        return format_html('<span class="errornote">{}</span>', status.text)
+
+    def changelist_view(self, request, extra_context=None):
+        token = _push_stats.set(_push_stats_read())
+        try:
+            response = super().changelist_view(request, extra_context)
+            if hasattr(response, "render"):  # render now, while the stats are set
+                response.render()
+            return response
+        finally:
+            _push_stats.reset(token)
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)

@@ -1,4 +1,5 @@
-"""Is the service keeping up: the poller's lag, and what is waiting to be sent."""
+"""Is the service keeping up: the poller's lag, what is waiting to be sent, and what each
+push queue has received."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from django.utils import timezone
 
 from notifier import storage
 from notifier.health import PollHealth, poll_health_now, poll_health_read, sources_health
+from notifier.push_health import IGNORED_REASONS, PushStatus, age_text, push_status
 from notifier.storage.base import DEFAULT_SOURCE, HistoryReader, Store
+from notifier.storage.history_rows import PushQueueStats
 from registrations.sources import Source
 
 
@@ -69,3 +72,46 @@ def queue_depth(*, reader: HistoryReader | None = None) -> QueueDepth:
     except Exception as exc:  # the broker (Redis or the database) is unreachable
         tasks, task_note = None, f"the task queue could not be read: {exc}"
     return QueueDepth(pending.count, pending.note, tasks, task_note)
+
+
+@dataclass(frozen=True)
+class PushQueueRow:
+    """One push queue on the status page: the sources that name it, its counts and ages."""
+
+    queue_url: str
+    sources: list[str]
+    stats: PushQueueStats
+    status: PushStatus
+    ignored: list[tuple[str, int, str]]  # reason, count, what it means
+    last_receive_age: str
+    last_message_age: str
+
+
+def push_queues(*, store: Store | None = None, now: datetime | None = None) -> list[PushQueueRow]:
+    """Every queue a source names or a consumer has counted, by queue URL. Raises
+    StorageError when the store cannot be read."""
+    now = now or timezone.now()
+    by_queue: dict[str, list[str]] = {}
+    for name, url in Source.objects.exclude(queue_url="").values_list("name", "queue_url"):
+        by_queue.setdefault(url, []).append(name)
+    stats = {s.queue_url: s for s in (store or storage.get_store()).push_stats_list()}
+    rows = []
+    for url in sorted(set(by_queue) | set(stats)):
+        found = stats.get(url)
+        counted = found or PushQueueStats(queue_url=url)
+        ignored = [
+            (reason, count, IGNORED_REASONS.get(reason, ""))
+            for reason, count in sorted(counted.ignored.items())
+        ]
+        rows.append(
+            PushQueueRow(
+                queue_url=url,
+                sources=sorted(by_queue.get(url, [])),
+                stats=counted,
+                status=push_status(queue_url=url, stats=found, now=now),
+                ignored=ignored,
+                last_receive_age=age_text(counted.last_receive, now=now),
+                last_message_age=age_text(counted.last_message_at, now=now),
+            )
+        )
+    return rows

@@ -24,7 +24,7 @@ from notifier.checks import provider_problems
 from notifier.history import charts, deployment, listing, services, statistics
 from notifier.history.applications import application_summary
 from notifier.history.forms import HistoryFilterForm, cursors, page_number
-from notifier.history.health import healthz_health, poller_health, queue_depth
+from notifier.history.health import healthz_health, poller_health, push_queues, queue_depth
 from notifier.history.sources import SourceNames
 from notifier.ratelimit import RateLimited
 from notifier.storage.base import DeliveryKey, StorageError
@@ -212,6 +212,7 @@ def status(request: HttpRequest) -> HttpResponse:
         "health": health,
         "storage_error": storage_error,
         "depth": queue_depth(reader=reader) if health else None,
+        "push_queues": push_queues() if health else [],
         "history_source": reader.database,
         "now": timezone.now(),
         "has_registrations": Registration.objects.exists(),

@@ -112,7 +112,9 @@ def test_the_documented_role_trusts_the_service_with_an_external_id_and_reads_co
     (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Action"] == "sts:AssumeRole"
     assert trust["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}}}
-    (policy,) = role["Properties"]["Policies"]
+    [policy] = [
+        p for p in role["Properties"]["Policies"] if p.get("PolicyName") == "read-codedeploy"
+    ]
     (read,) = policy["PolicyDocument"]["Statement"]
     service = json.loads((docs / "iam-policy.json").read_text())["Statement"]
     poll = next(s for s in service if s["Sid"] == "PollCodeDeploy")
