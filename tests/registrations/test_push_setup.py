@@ -320,7 +320,8 @@ def test_after_push_setup_the_consumer_reads_the_queue_and_the_pages_show_it(
     row = status[status.index(f'data-queue="{default.queue_url}"') :].split("</tr>")[0]
     assert re.search(r">receiving \(last receive \d s ago\)<", row), row
     assert "<td>2</td>" in row  # received: the state change and the CreateDeployment call
-    assert "1 unknown_detail_type" in row and "1 unregistered_application" in row
+    assert "<td>1</td>" in row  # acted on: the call, which names who deployed
+    assert "1 unregistered_application" in row  # the state change: storefront is not registered
     sources = client.get("/admin/registrations/source/").content.decode()
     assert re.search(r"receiving \(last receive \d s ago\)", sources)
 
