@@ -147,7 +147,10 @@ def cluster(aws, codedeploy, newrelic, tmp_path):
             NOTIFIER_POLL_INTERVAL="0.3",
             NOTIFIER_LOOP_SECONDS="240",
             NOTIFIER_SEND_TIMEOUT="2",
-            NOTIFIER_CLAIM_LEASE="4",
+            # A claim's lease must outlast claim, send (at most 2 s) and record, or another
+            # node takes the delivery over and sends it again; with 2 cores shared by the
+            # whole suite, 4 s was sometimes not enough (the default is 30 s).
+            NOTIFIER_CLAIM_LEASE="8",
             NOTIFIER_RETRY_BASE="0.5",
             NOTIFIER_WORKERS="2",
         )
