@@ -12,7 +12,10 @@ from django.utils.html import format_html_join
 from channels.registry import load_all
 from channels.secrets import mask, secret_field_names
 from notifier.ratelimit import RateLimited, rate_limit_take
-from registrations import admin_sources  # noqa: F401  (registers the Sources admin)
+from registrations import (
+    admin_sources,  # noqa: F401  (registers the Sources admin)
+    admin_tokens,  # noqa: F401  (registers the API tokens admin)
+)
 from registrations.admin_publishing import PublishingAdminMixin
 from registrations.admin_teams import TeamScopedAdminMixin, admit_team_members, team_scoped_inline
 from registrations.models import Registration, setup_count_problem
