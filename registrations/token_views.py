@@ -25,6 +25,7 @@ class TokenCreateForm(forms.Form):
         max_length=tokens.NAME_MAX,
         help_text="What will use the token, e.g. 'CI' or 'deploy scripts'.",
         error_messages={"required": "name is required: say what will use the token, e.g. CI"},
+        widget=forms.TextInput(attrs={"size": 40}),
     )
 
 
