@@ -137,7 +137,10 @@ def tokens_revoke(rows: QuerySet[ApiToken]) -> int:
 def token_authenticate(*, key: str) -> ApiToken | None:
     """The active token whose hash is `key`'s (a DRF token moved here first), or None."""
     digest = token_hash(key)
-    token = ApiToken.objects.select_related("user").filter(key_hash=digest).first()
+    try:
+        token = ApiToken.objects.select_related("user").get(key_hash=digest)
+    except ApiToken.DoesNotExist:
+        token = None
     if token is None and not key.startswith(TOKEN_PREFIX):
         token = _drf_token_move(key)
     if token is None or not token.active or not hmac.compare_digest(token.key_hash, digest):
