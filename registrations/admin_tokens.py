@@ -7,14 +7,17 @@ lists tokens in plain text, is taken out.
 
 from __future__ import annotations
 
-import rest_framework.authtoken.admin  # noqa: F401  (registers TokenProxy, taken out below)
+from django.apps import apps
 from django.contrib import admin, messages
-from rest_framework.authtoken.models import TokenProxy
 
 from registrations.tokens import ApiToken, tokens_revoke
 
-if admin.site.is_registered(TokenProxy):
-    admin.site.unregister(TokenProxy)
+if apps.is_installed("rest_framework.authtoken"):
+    import rest_framework.authtoken.admin  # noqa: F401  (registers TokenProxy first)
+    from rest_framework.authtoken.models import TokenProxy
+
+    if admin.site.is_registered(TokenProxy):
+        admin.site.unregister(TokenProxy)
 
 
 class ActiveFilter(admin.SimpleListFilter):

@@ -18,6 +18,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
@@ -160,6 +161,8 @@ def _touch(token: ApiToken) -> None:
 
 def _drf_token_move(key: str) -> ApiToken | None:
     """Move a DRF token (plain text) here as a hash, keeping its user and creation time."""
+    if not django_apps.is_installed("rest_framework.authtoken"):
+        return None
     from rest_framework.authtoken.models import Token
 
     drf_token = Token.objects.filter(key=key).first()
