@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["latency.py", "poll_cost.py", "history.py", "channel_cost.py", "token_auth.py"]
+BENCHES = [
+    "latency.py",
+    "poll_cost.py",
+    "history.py",
+    "channel_cost.py",
+    "registrations_apply.py",
+    "token_auth.py",
+]
 
 
 def main() -> int:

@@ -14,8 +14,9 @@ A channel is a module listed in channels.registry.KINDS with:
   ``@sender`` so failures never carry the setup's secrets. ``context`` (a ``SendContext``)
   carries the delivery's stable id, to pass to the provider wherever it can recognise a
   repeat, and says whether this send repeats one that was in flight when its sender died
-  (then check with the provider first where it allows). ``@sender`` makes a fresh test
-  context when none is given (test sends, direct calls). A 2xx answer that is not what the
+  (then check with the provider first where it allows); ``context.test`` marks a test send,
+  which the channel says in every machine-readable place its provider offers. ``@sender``
+  makes a fresh context when none is given (direct calls). A 2xx answer that is not what the
   provider's API returns is ``ErrorCode.BAD_RESPONSE``, never a success.
 - ``SETUP_FIELDS``: the kind's own fields, in the order the admin and the API show them.
 
@@ -45,6 +46,19 @@ from typing import Any
 from channels.secrets import redact, secret_values, undecryptable_fields
 
 log = logging.getLogger("channels")
+
+# How a test send says so where people read it (machines read the kind's own test field:
+# an SNS attribute, a header, a JSON field); see registrations/testing.py.
+TEST_SUBJECT_PREFIX = "[TEST] "
+TEST_MARK = "TEST — "
+
+
+def test_subject(text: str, *, test: bool) -> str:
+    return f"{TEST_SUBJECT_PREFIX}{text}" if test else text
+
+
+def test_marked(text: str, *, test: bool) -> str:
+    return f"{TEST_MARK}{text}" if test else text
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,11 @@ class SendContext:
     def for_test(cls) -> SendContext:
         return cls(delivery_id=f"test-{uuid.uuid4()}", test=True)
 
+    @classmethod
+    def direct(cls) -> SendContext:
+        """A direct call's: a fresh id, and not marked as a test."""
+        return cls(delivery_id=f"direct-{uuid.uuid4()}")
+
 
 class ErrorCode(StrEnum):
     """Why a notification did not go through, for code to branch on (people read the message).
@@ -101,6 +120,8 @@ class ErrorCode(StrEnum):
     # A 2xx answer that is not what the provider's API returns (an HTML page from a proxy, an
     # empty body where an id is expected): not proof of delivery, so retried with backoff.
     BAD_RESPONSE = "bad_response"
+    # Not sent: a started or ready notification due after the outcome was delivered.
+    SUPERSEDED = "superseded"
 
 
 # The code an HTTP status means, for statuses that have one of their own.
@@ -155,13 +176,13 @@ class ChannelError(Exception):
 
 
 def sender(send: Callable[[Any, Any, SendContext], Delivery]) -> Callable[..., Delivery]:
-    """Wrap a channel's send: make a test context when none is given, refuse undecryptable
+    """Wrap a channel's send: make a context when none is given, refuse undecryptable
     secrets, and take the setup's secrets out of every error (and of the log of a crash)
     before anyone sees it."""
 
     @functools.wraps(send)
     def wrapper(event, setup, context: SendContext | None = None) -> Delivery:
-        context = context or SendContext.for_test()
+        context = context or SendContext.direct()
         broken = undecryptable_fields(setup)
         if broken:
             raise ChannelError(

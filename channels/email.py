@@ -17,7 +17,7 @@ from django.core.mail.backends.smtp import EmailBackend
 from django.core.validators import validate_email
 from django.db import models
 
-from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender, test_subject
 from channels.messages import render, render_html
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup, split_groups
@@ -83,16 +83,18 @@ def build_message(
     recipients: list[str],
     from_email: str,
     delivery_id: str = "",
+    test: bool = False,
 ) -> EmailMultiAlternatives:
     """The multipart message (text, then HTML), not yet bound to a connection. With a
     delivery id, it carries X-Notifier-Delivery and a Message-ID made from it, so a repeat
-    has the same Message-ID as the first."""
+    has the same Message-ID as the first. A test send has X-Notifier-Test: true and a
+    subject beginning [TEST]."""
     identity = {
         "X-Notifier-Delivery": delivery_id,
         "Message-ID": f"<{delivery_id}@codedeploy-notifier>",
     }
     message = EmailMultiAlternatives(
-        subject=render(KIND, "subject", event, setup),
+        subject=test_subject(render(KIND, "subject", event, setup), test=test),
         body=render(KIND, "body", event, setup) + "\n",
         from_email=from_email,
         to=recipients,
@@ -101,6 +103,7 @@ def build_message(
             "X-CodeDeploy-Deployment": event.deployment_id,
             "X-CodeDeploy-Event": event.event.value,
             **(identity if delivery_id else {}),
+            **({"X-Notifier-Test": "true"} if test else {}),
         },
     )
     message.attach_alternative(render_html(KIND, event, setup), "text/html")
@@ -193,6 +196,7 @@ def send(event: DeploymentEvent, setup: EmailSetup, context: SendContext) -> Del
         recipients=recipients,
         from_email=settings.NOTIFIER_FROM_EMAIL,
         delivery_id=context.delivery_id,
+        test=context.test,
     )
     message.connection = connection()
     try:

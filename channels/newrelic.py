@@ -3,8 +3,7 @@ tracking (changeTrackingCreateDeployment, by entity GUID), chosen per setup.
 
 Docs: https://docs.newrelic.com/docs/apis/rest-api-v2/application-examples-v2/
 list-your-app-id-metric-timeslice-data-v2/ and .../record-deployments-rest-api-v2/;
-https://docs.newrelic.com/docs/change-tracking/change-tracking-graphql/
-"""
+https://docs.newrelic.com/docs/change-tracking/change-tracking-graphql/"""
 
 from __future__ import annotations
 
@@ -25,6 +24,7 @@ from channels.base import (
     SendContext,
     code_for_status,
     sender,
+    test_marked,
 )
 from channels.messages import render
 from notifier.events import DeploymentEvent, Event
@@ -118,12 +118,14 @@ def delivery_line(delivery_id: str) -> str:
     return f"\n\nNotifier delivery {delivery_id}" if delivery_id else ""
 
 
-def marker_body(event: DeploymentEvent, setup: Any = None, *, delivery_id: str = "") -> dict:
+def marker_body(
+    event: DeploymentEvent, setup: Any = None, *, delivery_id: str = "", test: bool = False
+) -> dict:
     """REST v2: description and changelog from the setup's templates (or the defaults)."""
     deployment = {
         "revision": marker_revision(event)[:127],
-        "description": render(KIND, "subject", event, setup),
-        "user": event.creator or "CodeDeploy",
+        "description": test_marked(render(KIND, "subject", event, setup), test=test),
+        "user": test_marked(event.creator or "CodeDeploy", test=test),
         "changelog": render(KIND, "body", event, setup) + delivery_line(delivery_id),
     }
     return {"deployment": deployment}
@@ -137,16 +139,16 @@ mutation ($deployment: ChangeTrackingDeploymentInput!) {
 
 
 def change_tracking_request(
-    event: DeploymentEvent, setup: Any, *, delivery_id: str = ""
+    event: DeploymentEvent, setup: Any, *, delivery_id: str = "", test: bool = False
 ) -> dict[str, Any]:
     """NerdGraph: the changeTrackingCreateDeployment mutation with its variables."""
     when = event.complete_time or event.start_time or event.create_time
     deployment: dict[str, Any] = {
         "entityGuid": setup.entity_guid.strip(),
         "version": marker_revision(event)[:127],
-        "description": render(KIND, "subject", event, setup),
+        "description": test_marked(render(KIND, "subject", event, setup), test=test),
         "changelog": render(KIND, "body", event, setup) + delivery_line(delivery_id),
-        "user": event.creator or "CodeDeploy",
+        "user": test_marked(event.creator or "CodeDeploy", test=test),
         "groupId": event.deployment_id,
         "deploymentType": "BASIC",
     }
@@ -215,8 +217,7 @@ def application_id(name: str) -> int:
     matches = [a for a in applications if a.get("name") == name]
     if not matches:
         raise ChannelError(
-            f"New Relic has no application named {name!r}: check the "
-            "application name in this setup",
+            f"New Relic has no application named {name!r}: correct this setup's application name",
             code=ErrorCode.NOT_FOUND,
             response_status=response.status_code,
         )
@@ -258,7 +259,9 @@ def send_change_tracking(
         "POST",
         settings.NEW_RELIC_NERDGRAPH_URL,
         what="New Relic NerdGraph",
-        json=change_tracking_request(event, setup, delivery_id=context.delivery_id),
+        json=change_tracking_request(
+            event, setup, delivery_id=context.delivery_id, test=context.test
+        ),
         headers={"API-Key": settings.NEW_RELIC_API_KEY, "Content-Type": "application/json"},
         expect_errors=True,
     )
@@ -292,7 +295,7 @@ def send(event: DeploymentEvent, setup: NewRelicSetup, context: SendContext) -> 
     if getattr(setup, "api", REST) == NERDGRAPH:
         return send_change_tracking(event, setup, context)
     app_id = application_id(setup.application_name)
-    body = marker_body(event, setup, delivery_id=context.delivery_id)
+    body = marker_body(event, setup, delivery_id=context.delivery_id, test=context.test)
     if context.in_flight_before and (found := marker_sent(app_id, body, context.delivery_id)):
         return Delivery(
             response_status=200,
@@ -329,9 +332,7 @@ def send(event: DeploymentEvent, setup: NewRelicSetup, context: SendContext) -> 
 
 
 def marker_sent(app_id: int, body: dict[str, Any], delivery_id: str) -> str:
-    """The id of a marker this delivery already recorded (same revision, and the delivery's
-    line in its changelog) among the application's latest, or "": one GET of
-    /v2/applications/{id}/deployments.json. If the check fails, the marker is sent."""
+    """The id of a marker this delivery recorded (revision, delivery line), or "" (or error)."""
     try:
         response = http.request(
             "GET",

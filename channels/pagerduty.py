@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from channels import http
-from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender, test_subject
 from channels.messages import render
 from channels.secrets import SecretField
 from notifier.events import DeploymentEvent, Event
@@ -56,7 +56,10 @@ SETUP_MODEL = PagerDutySetup
 SETUP_FIELDS = ("routing_key",)
 
 
-def change_event(event: DeploymentEvent, setup: PagerDutySetup) -> dict[str, Any]:
+def change_event(
+    event: DeploymentEvent, setup: PagerDutySetup, *, test: bool = False
+) -> dict[str, Any]:
+    """The change event; a test send's summary begins [TEST] and custom_details.test is true."""
     when = event.complete_time or event.start_time or event.create_time
     details: dict[str, Any] = {
         "deployment_id": event.deployment_id,
@@ -76,8 +79,10 @@ def change_event(event: DeploymentEvent, setup: PagerDutySetup) -> dict[str, Any
         details["error"] = f"{event.error_code}: {event.error_message}"
     if event.rollback.rollback_deployment_id:
         details["rollback_deployment_id"] = event.rollback.rollback_deployment_id
+    if test:
+        details["test"] = True
     payload: dict[str, Any] = {
-        "summary": render(KIND, "subject", event, setup)[:SUMMARY_MAX],
+        "summary": test_subject(render(KIND, "subject", event, setup), test=test)[:SUMMARY_MAX],
         "source": f"codedeploy:{event.application}/{event.deployment_group}",
         "custom_details": details,
     }
@@ -97,7 +102,7 @@ def send(event: DeploymentEvent, setup: PagerDutySetup, context: SendContext) ->
         "POST",
         f"{settings.PAGERDUTY_EVENTS_URL}/v2/change/enqueue",
         what=WHAT,
-        json=change_event(event, setup),
+        json=change_event(event, setup, test=context.test),
         expect_errors=True,
     )
     if response.status_code == 400:

@@ -15,7 +15,7 @@ from django.core.validators import validate_email
 from django.db import models
 
 from channels import aws
-from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender, test_subject
 from channels.email import split_recipients, validate_recipients
 from channels.messages import render, render_html
 from notifier.events import DeploymentEvent, Event
@@ -95,14 +95,16 @@ def _part(text: str) -> dict[str, str]:
     return {"Data": text, "Charset": "UTF-8"}
 
 
-def email_request(event: DeploymentEvent, setup: SesSetup) -> dict[str, Any]:
-    """The SendEmail parameters: a simple message with text and HTML bodies."""
-    return {
+def email_request(event: DeploymentEvent, setup: SesSetup, *, test: bool = False) -> dict[str, Any]:
+    """The SendEmail parameters: a simple message with text and HTML bodies. A test send has
+    a subject beginning [TEST], the header X-Notifier-Test: true and the tag test=true."""
+    subject = test_subject(render(KIND, "subject", event, setup), test=test)
+    request: dict[str, Any] = {
         "FromEmailAddress": setup.from_address,
         "Destination": {"ToAddresses": split_recipients(setup.recipients)},
         "Content": {
             "Simple": {
-                "Subject": _part(render(KIND, "subject", event, setup)),
+                "Subject": _part(subject),
                 "Body": {
                     "Text": _part(render(KIND, "body", event, setup) + "\n"),
                     "Html": _part(render_html(KIND, event, setup)),
@@ -110,6 +112,10 @@ def email_request(event: DeploymentEvent, setup: SesSetup) -> dict[str, Any]:
             }
         },
     }
+    if test:
+        request["Content"]["Simple"]["Headers"] = [{"Name": "X-Notifier-Test", "Value": "true"}]
+        request["EmailTags"] = [{"Name": "test", "Value": "true"}]
+    return request
 
 
 @sender
@@ -119,7 +125,7 @@ def send(event: DeploymentEvent, setup: SesSetup, context: SendContext) -> Deliv
         raise ChannelError(problem, code=ErrorCode.BAD_CONFIG)
     client = aws.client("sesv2")
     try:
-        answer = aws.call(WHAT, client.send_email, **email_request(event, setup))
+        answer = aws.call(WHAT, client.send_email, **email_request(event, setup, test=context.test))
     except ChannelError as exc:
         if exc.provider_code == "MessageRejected" and "not verified" in exc.message.lower():
             # MessageRejected: "Email address is not verified. The following identities

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from channels import http
 from channels.addresses import validate_user_url
-from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender, test_subject
 from channels.messages import render
 from channels.secrets import SecretField
 from notifier.events import DeploymentEvent, Event
@@ -158,16 +158,17 @@ SETUP_FIELDS = ("webhook_url", "bot_token", "channel")
 
 
 def message_payload(
-    event: DeploymentEvent, setup: SlackSetup, *, delivery_id: str = ""
+    event: DeploymentEvent, setup: SlackSetup, *, delivery_id: str = "", test: bool = False
 ) -> dict[str, Any]:
-    text = render(KIND, "body", event, setup)
+    """A test send's text begins [TEST] and its metadata (bot token) says "test": true."""
+    text = test_subject(render(KIND, "body", event, setup), test=test)
     payload: dict[str, Any] = {"text": text, "unfurl_links": False, "unfurl_media": False}
     if setup.bot_token:
         payload["channel"] = setup.channel.strip()
         if delivery_id:
             payload["metadata"] = {
                 "event_type": METADATA_EVENT_TYPE,
-                "event_payload": {"delivery_id": delivery_id},
+                "event_payload": {"delivery_id": delivery_id, **({"test": True} if test else {})},
             }
     return payload
 
@@ -201,7 +202,9 @@ def _api(method: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def _post(event: DeploymentEvent, setup: SlackSetup, payload: dict[str, Any]) -> Delivery:
+def _post(
+    event: DeploymentEvent, setup: SlackSetup, payload: dict[str, Any], *, remember: bool = True
+) -> Delivery:
     answer = _api("chat.postMessage", setup.bot_token, payload)
     channel_id, ts = str(answer.get("channel", "")), str(answer.get("ts", ""))
     if not ts:
@@ -212,7 +215,8 @@ def _post(event: DeploymentEvent, setup: SlackSetup, payload: dict[str, Any]) ->
             retryable=True,
             response_status=200,
         )
-    _remember(event, setup, channel_id=channel_id, ts=ts)
+    if remember:
+        _remember(event, setup, channel_id=channel_id, ts=ts)
     return Delivery(response_status=200, detail=f"posted message {ts} in {channel_id}")
 
 
@@ -256,7 +260,7 @@ def posted_before(setup: SlackSetup, *, delivery_id: str, since: datetime) -> tu
 
 @sender
 def send(event: DeploymentEvent, setup: SlackSetup, context: SendContext) -> Delivery:
-    payload = message_payload(event, setup, delivery_id=context.delivery_id)
+    payload = message_payload(event, setup, delivery_id=context.delivery_id, test=context.test)
     if not setup.bot_token:
         response = http.request("POST", setup.webhook_url, what=WHAT, json=payload, user_url=True)
         # Accepted: 200 with the body "ok" (https://api.slack.com/messaging/webhooks#handling_errors).
@@ -264,6 +268,8 @@ def send(event: DeploymentEvent, setup: SlackSetup, context: SendContext) -> Del
             raise http.bad_response(response, what=WHAT, expected="the body ok")
         return http.ok(response, "posted through the incoming webhook")
     previous = None
+    if context.test:  # a test is its own message: it never updates, nor is updated by, a real one
+        return _post(event, setup, payload, remember=False)
     if event.event != Event.STARTED and setup.pk:
         previous = SlackMessage.objects.filter(
             setup_id=setup.pk, deployment_id=event.deployment_id

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from channels import aws
-from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender
+from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender, test_subject
 from channels.messages import render
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup
@@ -140,19 +140,24 @@ def sns_subject(text: str) -> str:
 
 
 def publish_request(
-    event: DeploymentEvent, setup: SnsSetup, *, arn: str, delivery_id: str = ""
+    event: DeploymentEvent, setup: SnsSetup, *, arn: str, delivery_id: str = "", test: bool = False
 ) -> dict[str, Any]:
+    """The Publish parameters. `test` is always an attribute ("true" for a test send, else
+    "false"), so a subscription filter policy such as {"test": [{"anything-but": "true"}]}
+    keeps test sends away from automation; a test's JSON message also says "test": true."""
+    message = {**event.to_dict(), "test": True} if test else event.to_dict()
     attributes = {
         "delivery_id": delivery_id,  # the same on every retry: subscribers can drop repeats
         "application": event.application,
         "group": event.deployment_group,
         "event": event.event.value,
         "status": event.status,
+        "test": "true" if test else "false",
     }
     request: dict[str, Any] = {
         "TopicArn": arn,
-        "Message": json.dumps(event.to_dict(), sort_keys=True),
-        "Subject": sns_subject(render(KIND, "subject", event, setup)),
+        "Message": json.dumps(message, sort_keys=True),
+        "Subject": sns_subject(test_subject(render(KIND, "subject", event, setup), test=test)),
         "MessageAttributes": {
             name: {"DataType": "String", "StringValue": value}
             for name, value in attributes.items()
@@ -190,7 +195,9 @@ def send(event: DeploymentEvent, setup: SnsSetup, context: SendContext) -> Deliv
         raise ChannelError(problem, code=ErrorCode.BAD_CONFIG)
     arn = topic_arn(setup.topic, region=client.meta.region_name, account=account)
     try:
-        request = publish_request(event, setup, arn=arn, delivery_id=context.delivery_id)
+        request = publish_request(
+            event, setup, arn=arn, delivery_id=context.delivery_id, test=context.test
+        )
         answer = aws.call(WHAT, client.publish, **request)
     except ChannelError as exc:
         if exc.code == ErrorCode.NOT_FOUND:

@@ -12,7 +12,7 @@ from typing import Any
 
 from channels import http
 from channels.addresses import validate_user_url
-from channels.base import Delivery, SendContext, sender
+from channels.base import Delivery, SendContext, sender, test_subject
 from channels.messages import render
 from channels.secrets import SecretField
 from notifier.events import DeploymentEvent, Event
@@ -46,8 +46,9 @@ SETUP_MODEL = TeamsSetup
 SETUP_FIELDS = ("webhook_url",)
 
 
-def card(event: DeploymentEvent, setup: TeamsSetup) -> dict[str, Any]:
-    """The Adaptive Card (schema 1.4, what Teams renders) in the Workflows envelope."""
+def card(event: DeploymentEvent, setup: TeamsSetup, *, test: bool = False) -> dict[str, Any]:
+    """The Adaptive Card (schema 1.4, what Teams renders) in the Workflows envelope; a test
+    send's title begins [TEST] and its facts include Test: true."""
     facts = [
         {"title": "Application", "value": event.application},
         {"title": "Deployment group", "value": event.deployment_group},
@@ -58,6 +59,8 @@ def card(event: DeploymentEvent, setup: TeamsSetup) -> dict[str, Any]:
         facts.append({"title": "Error", "value": event.error_code})
     if event.rollback.rollback_deployment_id:
         facts.append({"title": "Rollback", "value": event.rollback.rollback_deployment_id})
+    if test:
+        facts.append({"title": "Test", "value": "true"})
     actions = []
     if event.console_url:
         actions.append(
@@ -73,7 +76,7 @@ def card(event: DeploymentEvent, setup: TeamsSetup) -> dict[str, Any]:
         "body": [
             {
                 "type": "TextBlock",
-                "text": render(KIND, "subject", event, setup),
+                "text": test_subject(render(KIND, "subject", event, setup), test=test),
                 "weight": "Bolder",
                 "size": "Medium",
                 "wrap": True,
@@ -100,7 +103,11 @@ def card(event: DeploymentEvent, setup: TeamsSetup) -> dict[str, Any]:
 @sender
 def send(event: DeploymentEvent, setup: TeamsSetup, context: SendContext) -> Delivery:
     response = http.request(
-        "POST", setup.webhook_url, what=WHAT, json=card(event, setup), user_url=True
+        "POST",
+        setup.webhook_url,
+        what=WHAT,
+        json=card(event, setup, test=context.test),
+        user_url=True,
     )
     # Accepted: a Workflows (Power Automate) trigger answers 202 with an empty body; a legacy
     # Office 365 connector answers 200 with the body "1" (and its errors 200 with text).

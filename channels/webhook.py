@@ -33,6 +33,7 @@ TEMPLATE_PARTS: tuple[str, ...] = ()  # the body is the DeploymentEvent itself
 WHAT = "the webhook"
 SIGNATURE_HEADER = "X-Signature-256"
 DELIVERY_HEADER = "X-Notifier-Delivery"
+TEST_HEADER = "X-Notifier-Test"  # "true" on a test send, absent otherwise
 RESERVED_HEADERS = {
     "host",
     "content-length",
@@ -110,9 +111,11 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def build_request(
-    event: DeploymentEvent, setup: WebhookSetup, *, delivery_id: str = ""
+    event: DeploymentEvent, setup: WebhookSetup, *, delivery_id: str = "", test: bool = False
 ) -> WebhookRequest:
-    body = json.dumps(event.to_dict(), separators=(",", ":"), sort_keys=True).encode()
+    """The signed POST; a test send says so in a header and in the body ("test": true)."""
+    data = {**event.to_dict(), "test": True} if test else event.to_dict()
+    body = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
     headers = {
         **parse_headers(setup.headers),
         "Content-Type": "application/json",
@@ -121,6 +124,8 @@ def build_request(
     }
     if delivery_id:
         headers[DELIVERY_HEADER] = delivery_id
+    if test:
+        headers[TEST_HEADER] = "true"
     if setup.secret:
         headers[SIGNATURE_HEADER] = signature(setup.secret, body)
     return WebhookRequest(url=setup.url, body=body, headers=headers)
@@ -128,7 +133,7 @@ def build_request(
 
 @sender
 def send(event: DeploymentEvent, setup: WebhookSetup, context: SendContext) -> Delivery:
-    request = build_request(event, setup, delivery_id=context.delivery_id)
+    request = build_request(event, setup, delivery_id=context.delivery_id, test=context.test)
     response = http.request(
         "POST", request.url, what=WHAT, data=request.body, headers=request.headers, user_url=True
     )

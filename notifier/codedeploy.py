@@ -6,9 +6,9 @@ AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_CODEDEPLOY); the project adds no AWS setting
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -57,14 +57,34 @@ def make_client(*, counter: CallCounter | None = None, session: Any = None) -> A
     return client
 
 
-@functools.cache
-def account_id() -> str:
-    """The AWS account, for console links; empty when STS cannot say."""
-    try:
-        return boto3.client("sts", config=AWS_CONFIG).get_caller_identity()["Account"]
-    except Exception as exc:  # a link is a nicety: never fail a cycle for it
-        log.info("could not read the AWS account id for console links: %s", exc)
-        return ""
+class _AccountId:
+    """The service's own AWS account (STS), for console links and for matching pushed
+    events to the default source: kept once known; after a failure, empty and asked again
+    at most once a minute (an STS outage must not leave it empty for good)."""
+
+    RETRY_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self.known = ""
+        self.failed_at: float | None = None
+
+    def __call__(self) -> str:
+        if self.known:
+            return self.known
+        if self.failed_at is not None and time.monotonic() - self.failed_at < self.RETRY_SECONDS:
+            return ""
+        try:
+            self.known = boto3.client("sts", config=AWS_CONFIG).get_caller_identity()["Account"]
+        except Exception as exc:  # a link is a nicety: never fail a cycle for it
+            log.info("could not read the AWS account id: %s", exc)
+            self.failed_at = time.monotonic()
+        return self.known
+
+    def cache_clear(self) -> None:
+        self.known, self.failed_at = "", None
+
+
+account_id = _AccountId()
 
 
 def list_deployment_ids(

@@ -16,6 +16,8 @@ ENGINE_SETTINGS: dict[str, Any] = {
     "NOTIFIER_IDLE_POLL_INTERVAL": 15.0,
     "NOTIFIER_BUSY_WINDOW": 600,
     "NOTIFIER_POLL_THREADS": 4,
+    "NOTIFIER_PUSH_WAIT_SECONDS": 20,  # SQS long-poll wait of a push queue
+    "NOTIFIER_RECONCILE_INTERVAL": 60,  # polling of a source that has a push queue
     "NOTIFIER_POLL_LOOKBACK": 600,
     "NOTIFIER_POLL_OVERLAP": 60,
     "NOTIFIER_POLL_MODE": "account",

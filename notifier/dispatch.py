@@ -23,16 +23,19 @@ from django.utils import timezone
 
 from channels.base import ChannelError, Delivery, ErrorCode, SendContext
 from channels.registry import module_for
-from notifier.events import DeploymentEvent
+from notifier.events import TERMINAL_EVENTS, DeploymentEvent, Event
 from notifier.storage.base import (
     DEAD,
     DELIVERED,
     FAILED,
     PENDING,
+    SUPERSEDED,
     AttemptOutcome,
+    Claim,
     DeliveryKey,
     Store,
 )
+from notifier.storage.base import Delivery as StoredDelivery
 from registrations.models import NotificationSetup, Registration
 
 log = logging.getLogger(__name__)
@@ -121,33 +124,31 @@ def delivery_send(
     key: DeliveryKey, *, store: Store, holder: str, stopping: Callable[[], bool] | None = None
 ) -> str | None:
     """Claim one delivery and send it. Returns the new state, or None if not claimed (or,
-    when `stopping()` turned true before the send began, claimed and given back)."""
-    claim = store.delivery_claim(key, holder=holder, lease_seconds=settings.NOTIFIER_CLAIM_LEASE)
+    when `stopping()` turned true before the send began, or an earlier send of the same
+    deployment and setup was still in flight, claimed and given back)."""
+    claimed_at = timezone.now()
+    claim = store.delivery_claim(
+        key, holder=holder, lease_seconds=settings.NOTIFIER_CLAIM_LEASE, now=claimed_at
+    )
     if claim is None:
         return None
     if stopping is not None and stopping():
         store.delivery_release(claim)
         return None
-    delivery = store.delivery_get(key)
     setup = NotificationSetup.objects.filter(pk=key.setup_id).first()
-    if setup is None or not setup.enabled:
-        why = "deleted" if setup is None else "disabled"
-        outcome = AttemptOutcome(
-            state=FAILED,
-            started_at=timezone.now(),
-            latency_ms=0,
-            error=f"the notification setup was {why} before sending",
-            error_code=ErrorCode.SETUP_DISABLED.value,
-        )
-    else:
-        # The same id on every attempt; a claim that takes over from a sender that died mid-send
-        # says so, and the channel checks with the provider where it can (see SendContext).
-        context = SendContext(delivery_id=key.delivery_id, in_flight_since=claim.in_flight_since)
-        outcome = outcome_for(
-            send_once(delivery.event, setup, context=context), attempt=claim.attempt
-        )
+    siblings = siblings_settled(
+        key,
+        store=store,
+        events=related_events(key, setup),
+        claimed_at=claim.in_flight_since or claimed_at,
+        wait=settings.NOTIFIER_CLAIM_LEASE / 2,
+    )
+    if siblings is None:  # still in flight: due again, for whoever claims it next
+        store.delivery_release(claim)
+        return None
+    outcome = _attempt(key, claim=claim, store=store, setup=setup, siblings=siblings)
     recorded = store.delivery_record(claim, outcome)
-    log_fn = log.info if outcome.state in (DELIVERED, PENDING) else log.warning
+    log_fn = log.info if outcome.state in (DELIVERED, PENDING, SUPERSEDED) else log.warning
     log_fn(
         "delivery %s attempt %d: %s%s%s",
         key,
@@ -157,6 +158,102 @@ def delivery_send(
         "" if recorded else " (lease lost; outcome not recorded)",
     )
     return outcome.state
+
+
+def _attempt(
+    key: DeliveryKey,
+    *,
+    claim: Claim,
+    store: Store,
+    setup: NotificationSetup | None,
+    siblings: list[StoredDelivery],
+) -> AttemptOutcome:
+    """Send the claimed delivery (or decide not to) and say how it went."""
+    outcome_event = superseded_by(key, siblings)
+    if setup is None or not setup.enabled:
+        why = "deleted" if setup is None else "disabled"
+        return AttemptOutcome(
+            state=FAILED,
+            started_at=timezone.now(),
+            latency_ms=0,
+            error=f"the notification setup was {why} before sending",
+            error_code=ErrorCode.SETUP_DISABLED.value,
+        )
+    if outcome_event is not None:
+        return AttemptOutcome(
+            state=SUPERSEDED,
+            started_at=timezone.now(),
+            latency_ms=0,
+            error=f"Superseded: the deployment had already {outcome_event} when this was due",
+            error_code=ErrorCode.SUPERSEDED.value,
+        )
+    delivery = store.delivery_get(key)
+    # The same id on every attempt; a claim that takes over from a sender that died mid-send
+    # says so, and the channel checks with the provider where it can (see SendContext).
+    context = SendContext(delivery_id=key.delivery_id, in_flight_since=claim.in_flight_since)
+    return outcome_for(send_once(delivery.event, setup, context=context), attempt=claim.attempt)
+
+
+# --- one deployment's notifications to one setup never contradict each other ----------------
+NON_TERMINAL_EVENTS = frozenset({Event.STARTED.value, Event.READY.value})
+
+
+def related_events(key: DeliveryKey, setup: NotificationSetup | None) -> list[str]:
+    """The events whose deliveries to the same setup this one must not contradict: for an
+    outcome, started and ready; for started or ready, every other. Only those the setup
+    hears (others were never created), so a setup hearing one event reads nothing more."""
+    heard = set(setup.events or []) if setup is not None else set()
+    related = NON_TERMINAL_EVENTS if key.event in TERMINAL_EVENTS else {e.value for e in Event}
+    return [e.value for e in Event if e.value in heard & related and e.value != key.event]
+
+
+def _siblings(key: DeliveryKey, *, store: Store, events: list[str]) -> list[StoredDelivery]:
+    """The deliveries of the same deployment to the same setup for `events`."""
+    keys = (DeliveryKey(key.deployment_id, event, key.setup_id) for event in events)
+    return [d for k in keys if (d := store.delivery_get(k)) is not None]
+
+
+def superseded_by(key: DeliveryKey, siblings: list[StoredDelivery]) -> str | None:
+    """The terminal event already delivered to the setup that makes this started or ready
+    notification news after the fact (it is then recorded as superseded, not sent), or None."""
+    if key.event not in NON_TERMINAL_EVENTS:
+        return None
+    for sibling in siblings:
+        if sibling.key.event in TERMINAL_EVENTS and sibling.state == DELIVERED:
+            return sibling.key.event
+    return None
+
+
+def _sent_first(sibling: StoredDelivery, *, key: DeliveryKey, claimed_at: datetime) -> bool:
+    """Whether the sibling's send in flight began before this claim (at the same instant, a
+    started or ready goes before the outcome): this one then waits for it."""
+    since = sibling.sending_since
+    if since is None:
+        return False
+    tie_goes_first = sibling.key.event in NON_TERMINAL_EVENTS and key.event in TERMINAL_EVENTS
+    return since < claimed_at or (since == claimed_at and tie_goes_first)
+
+
+def siblings_settled(
+    key: DeliveryKey, *, store: Store, events: list[str], claimed_at: datetime, wait: float
+) -> list[StoredDelivery] | None:
+    """Wait, up to `wait` seconds, for the sends of the same deployment to the same setup that
+    began before this claim (on any node: the ledger's in-flight marks say so), so the
+    provider hears them in order and the outcome is its last word. Returns the siblings as
+    they then stand, or None when one is still in flight."""
+    if not events:
+        return []
+    deadline = time.monotonic() + wait
+    while True:
+        siblings = _siblings(key, store=store, events=events)
+        if not any(_sent_first(s, key=key, claimed_at=claimed_at) for s in siblings):
+            return siblings
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(SIBLING_POLL_SECONDS)
+
+
+SIBLING_POLL_SECONDS = 0.05
 
 
 def setups_hearing(registration: Registration, event: DeploymentEvent) -> list[NotificationSetup]:

@@ -16,8 +16,11 @@ PENDING = "pending"  # waiting to be sent (first time, or a retry at next_attemp
 DELIVERED = "delivered"
 FAILED = "failed"  # permanent failure: bad configuration, rejected by the provider
 DEAD = "dead"  # retryable failures until the attempt limit ran out
-DELIVERY_STATES = (PENDING, DELIVERED, FAILED, DEAD)
-FINAL_STATES = frozenset({DELIVERED, FAILED, DEAD})
+# Not sent: a started or ready notification that fell due after the deployment's outcome had
+# been delivered to the same setup (it would have read as news after the fact).
+SUPERSEDED = "superseded"
+DELIVERY_STATES = (PENDING, DELIVERED, FAILED, DEAD, SUPERSEDED)
+FINAL_STATES = frozenset({DELIVERED, FAILED, DEAD, SUPERSEDED})
 
 STATUSES = ("Created", "Queued", "InProgress", "Baking", "Ready", "Succeeded", "Failed", "Stopped")
 TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
@@ -44,10 +47,16 @@ EVENT_LABELS = {
 }
 EVENT_CHOICES = [(e.value, EVENT_LABELS[e]) for e in Event]
 _TERMINAL_EVENT = {"Succeeded": Event.SUCCEEDED, "Failed": Event.FAILED, "Stopped": Event.STOPPED}
+TERMINAL_EVENTS = tuple(_TERMINAL_EVENT.values())
 
 
 def is_terminal(status: str) -> bool:
     return status in TERMINAL_STATUSES
+
+
+def terminal_event(status: str) -> Event | None:
+    """The event a terminal status is notified as (None for a status not terminal)."""
+    return _TERMINAL_EVENT.get(status)
 
 
 def events_for_transition(previous: str | None, status: str) -> list[Event]:

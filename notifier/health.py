@@ -180,14 +180,18 @@ def poll_health(
 
 
 def poll_health_now(
-    *, state: PollState | None, now: datetime, storage_error: str = ""
+    *, state: PollState | None, now: datetime, storage_error: str = "", pushed: bool = False
 ) -> PollHealth:
     """`poll_health` with the interval and NOTIFIER_UNHEALTHY_AFTER from the settings (a
-    project using the engine as a library may leave the latter out: its default then)."""
+    project using the engine as a library may leave the latter out: its default then); a
+    `pushed` source (one with a push queue) is polled every NOTIFIER_RECONCILE_INTERVAL."""
+    interval = settings.NOTIFIER_POLL_INTERVAL
+    if pushed:
+        interval = max(interval, getattr(settings, "NOTIFIER_RECONCILE_INTERVAL", interval))
     return poll_health(
         state=state,
         now=now,
-        poll_interval=settings.NOTIFIER_POLL_INTERVAL,
+        poll_interval=interval,
         unhealthy_after=getattr(settings, "NOTIFIER_UNHEALTHY_AFTER", None),
         storage_error=storage_error,
     )
@@ -198,13 +202,15 @@ def _worst_first(health: PollHealth) -> tuple:
     return (health.healthy, health.keeping_up, -lag)
 
 
-def sources_health(*, states: dict[str, PollState], now: datetime) -> PollHealth:
+def sources_health(
+    *, states: dict[str, PollState], now: datetime, pushed: frozenset[str] = frozenset()
+) -> PollHealth:
     """The health of polling every enabled source (name -> its saved poll state): that of
     the worst source (unhealthy before failing before lagging most), so the service is
     unhealthy when any enabled source is and its lag is the worst source's; the headline
     names the source when there are several. `sources` has every source's, in order."""
     rows = tuple(
-        replace(poll_health_now(state=state, now=now), source=name)
+        replace(poll_health_now(state=state, now=now, pushed=name in pushed), source=name)
         for name, state in states.items()
     )
     if not rows:  # no enabled source: nothing to poll, nothing late
@@ -215,7 +221,11 @@ def sources_health(*, states: dict[str, PollState], now: datetime) -> PollHealth
 
 
 def poll_health_read(
-    *, store: Store, sources: list[str], now: datetime | None = None
+    *,
+    store: Store,
+    sources: list[str],
+    now: datetime | None = None,
+    pushed: frozenset[str] = frozenset(),
 ) -> PollHealth:
     """Read the poll state of each of `sources` (the enabled sources' names) from `store`
     (for /healthz, notifier.storage.get_health_store) and say how healthy polling is; a store
@@ -225,4 +235,4 @@ def poll_health_read(
         states = {name: store.poll_state_get(source=name) for name in sources}
     except StorageError as exc:
         return poll_health_now(state=None, now=now, storage_error=str(exc))
-    return sources_health(states=states, now=now)
+    return sources_health(states=states, now=now, pushed=pushed)

@@ -1,4 +1,5 @@
-"""The service loop the schedule runs: poll sources, send due notifications; one per node.
+"""The service loop the schedule runs: poll sources, consume push queues, send due
+notifications; one per node.
 
 One node (a machine or container: whatever shares NOTIFIER_NODE_LOCK, by default a file in
 NOTIFIER_VAR_DIR) runs at most one service loop, and so one sender pool of
@@ -27,7 +28,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -35,6 +36,7 @@ from django.db import DatabaseError, close_old_connections
 
 from notifier.dispatch import Dispatcher, holder_name
 from notifier.pollers import SourcePollers
+from notifier.push import PushConsumers
 from notifier.storage import get_store
 from notifier.storage.base import StorageError, Store
 
@@ -86,11 +88,12 @@ class Stopping:
             self._event.set()
         return self._event.is_set()
 
-    def wait(self, seconds: float, *, wake: int | None = None) -> bool:
-        """Sleep up to `seconds`, or until `wake` (a file descriptor) is readable; True at
+    def wait(self, seconds: float, *, wake: int | Sequence[int] = ()) -> bool:
+        """Sleep up to `seconds`, or until a `wake` file descriptor is readable; True at
         once when told to stop."""
+        fds = [wake] if isinstance(wake, int) else list(wake)
         if not self.is_set() and seconds > 0:
-            select.select(self._sources() + ([wake] if wake is not None else []), [], [], seconds)
+            select.select(self._sources() + fds, [], [], seconds)
         return self.is_set()
 
     def close(self) -> None:
@@ -175,7 +178,8 @@ def service_loop_run(
     stopping: Stopping | None = None,
 ) -> int:
     """Be the node's service loop for `seconds` (default NOTIFIER_LOOP_SECONDS): wait for
-    the node lock (while another loop of this node holds it), then poll every enabled source
+    the node lock (while another loop of this node holds it), consume the sources' push
+    queues (notifier.push: one thread per queue, woken at once), poll every enabled source
     on its own (notifier.pollers: each under its own lease, so two nodes never poll one
     source at once; every `interval` seconds, default NOTIFIER_POLL_INTERVAL, while busy,
     every `idle_interval`, default NOTIFIER_IDLE_POLL_INTERVAL, while idle) and send due
@@ -217,12 +221,14 @@ def _loop(store: Store, interval: float, idle: float, deadline: float, stopping:
         idle_interval=idle,
         threads=settings.NOTIFIER_POLL_THREADS,
     )
+    push = PushConsumers(store=store)
     try:
         while not stopping.is_set():
             tick = time.monotonic()
             next_due = interval
             try:
                 next_due = pollers.start_due()
+                push.update(pollers.configs)
             except (StorageError, DatabaseError) as exc:
                 log.warning("the sources could not be read, will retry: %s", exc)
             try:
@@ -233,10 +239,11 @@ def _loop(store: Store, interval: float, idle: float, deadline: float, stopping:
             if time.monotonic() >= deadline:
                 break
             pause = min(next_due, interval - (time.monotonic() - tick))
-            stopping.wait(pause, wake=pollers.done_fd)
+            stopping.wait(pause, wake=(pollers.done_fd, push.wake_fd))
     finally:
         if stopping.is_set():
             log.info("service loop: stopping; finishing %d send(s) in flight", dispatcher.busy)
+        push.close()  # before the sends end: a batch being stored finishes, the rest go back
         dispatcher.close()
         pollers.close()
         close_old_connections()

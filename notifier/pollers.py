@@ -10,7 +10,9 @@ not due: the loop never waits for it, and the other sources are started as they 
 Adaptive polling: a source is due again NOTIFIER_POLL_INTERVAL after the start of a cycle
 that left it busy (notifier.poller.source_is_busy: deployments running, or one created in the
 last NOTIFIER_BUSY_WINDOW), and NOTIFIER_IDLE_POLL_INTERVAL after one that left it idle. A
-failed cycle keeps the interval the source had.
+failed cycle keeps the interval the source had. A source with a push queue (notifier.push)
+is polled only every NOTIFIER_RECONCILE_INTERVAL, to reconcile: CodeDeploy's EventBridge
+events are delivered on a best-effort basis.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
 from notifier import codedeploy
 from notifier.poller import deployment_poll, record_poll_error
-from notifier.sources import SourceConfig, boto3_session_for
+from notifier.sources import CLIENT_LOCK, SourceConfig, boto3_session_for
 from notifier.storage.base import StorageError, Store, poll_lease_name
 from registrations.sources import Source, source_default
 
@@ -75,6 +78,7 @@ class SourcePollers:
         self.idle_interval = max(interval, idle_interval)
         self.lease_seconds = max(10.0, interval * 5, self.idle_interval * 2)
         self.schedules: dict[str, SourceSchedule] = {}
+        self.configs: list[SourceConfig] = []  # the enabled sources, as last read
         self.cycles = 0
         self.cycles_of: dict[str, int] = {}  # successful cycles by source name
         self._count = threading.Lock()  # guards `cycles` and `_closed`
@@ -91,7 +95,8 @@ class SourcePollers:
         the sources cannot be read."""
         with contextlib.suppress(BlockingIOError):
             os.read(self.done_fd, 4096)
-        configs = {config.name: config for config in sources_polled()}
+        self.configs = sources_polled()
+        configs = {config.name: config for config in self.configs}
         for name in [n for n, s in self.schedules.items() if n not in configs]:
             self._forget(self.schedules.pop(name))  # disabled or deleted
         now = time.monotonic()
@@ -118,9 +123,11 @@ class SourcePollers:
             schedule.counter.reset()
             # Made inside the try: a missing region or credentials is reported on the
             # status page and retried, not a crash of the loop.
-            schedule.client = schedule.client or codedeploy.make_client(
-                counter=schedule.counter, session=boto3_session_for(schedule.config)
-            )
+            if schedule.client is None:
+                with CLIENT_LOCK:
+                    schedule.client = codedeploy.make_client(
+                        counter=schedule.counter, session=boto3_session_for(schedule.config)
+                    )
             report = deployment_poll(
                 store=self.store,
                 client=schedule.client,
@@ -130,7 +137,7 @@ class SourcePollers:
             with self._count:
                 self.cycles += 1
                 self.cycles_of[name] = self.cycles_of.get(name, 0) + 1
-            schedule.interval = self.interval if report.busy else self.idle_interval
+            schedule.interval = self._interval_after(schedule.config, busy=report.busy)
             schedule.last_error = ""
             if report.events:
                 log.info("poll of source %r: %s", name, "; ".join(report.lines()[2:]))
@@ -147,6 +154,11 @@ class SourcePollers:
             with self._count, contextlib.suppress(OSError):
                 if not self._closed:
                     os.write(self._done_write, b"d")
+
+    def _interval_after(self, config: SourceConfig, *, busy: bool) -> float:
+        if config.queue_url:  # pushed events come at once: polling only reconciles
+            return settings.NOTIFIER_RECONCILE_INTERVAL
+        return self.interval if busy else self.idle_interval
 
     def _forget(self, schedule: SourceSchedule) -> None:
         if schedule.holding and not schedule.busy_polling:

@@ -226,6 +226,9 @@ NOTIFIER_DYNAMODB_TTL_DAYS = envint("NOTIFIER_DYNAMODB_TTL_DAYS", 180, minimum=1
 NOTIFIER_POLL_INTERVAL = envnumber("NOTIFIER_POLL_INTERVAL", 2.0, minimum=0.1)
 NOTIFIER_IDLE_POLL_INTERVAL = envnumber("NOTIFIER_IDLE_POLL_INTERVAL", 15.0, minimum=0.1)
 NOTIFIER_BUSY_WINDOW = envnumber("NOTIFIER_BUSY_WINDOW", 600, minimum=0)
+# Push: SQS long-poll wait (s); a source with a queue is polled only every RECONCILE s.
+NOTIFIER_PUSH_WAIT_SECONDS = min(20, envint("NOTIFIER_PUSH_WAIT_SECONDS", 20))
+NOTIFIER_RECONCILE_INTERVAL = envnumber("NOTIFIER_RECONCILE_INTERVAL", 60, minimum=0.1)
 # Sources polled at once, each on its own thread (a hung source holds only its own).
 NOTIFIER_POLL_THREADS = envint("NOTIFIER_POLL_THREADS", 4, minimum=1)
 # How far back the first cycle looks when there is no watermark yet (seconds).

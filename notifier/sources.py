@@ -12,6 +12,7 @@ https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,9 @@ from botocore.credentials import DeferredRefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 ROLE_SESSION_NAME = "codedeploy-notifier"
+# Held while making a client from a session of boto3_session_for: a source's session is
+# shared by its poller and its push consumer, on different threads.
+CLIENT_LOCK = threading.Lock()
 ROLE_DOCS = "docs/source-role.json"
 # A check runs inside a web request: a source that does not answer must not hold it long.
 STS_CONFIG = Config(

@@ -7,6 +7,7 @@ from notifier.history import views
 from registrations import token_views
 from registrations.api import RegistrationTestAlias, RegistrationViewSet
 from registrations.api_sources import SourceViewSet
+from registrations.api_upsert import RegistrationByNameView, RegistrationsApplyView
 
 admin.site.site_header = "CodeDeploy Notifier"
 admin.site.site_title = "CodeDeploy Notifier admin"
@@ -36,6 +37,12 @@ urlpatterns = [
     # The original service's path: POST /registrations.
     path("registrations", legacy_create, name="registration-legacy"),
     path("api/registrations/<int:pk>/test", registration_test, name="registration-test"),
+    path(
+        "api/registrations/by-name/<str:application>",
+        RegistrationByNameView.as_view(),
+        name="registration-by-name",
+    ),
+    path("api/registrations/apply", RegistrationsApplyView.as_view(), name="registrations-apply"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

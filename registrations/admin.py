@@ -5,12 +5,14 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html_join
 
 from channels.registry import load_all
 from channels.secrets import mask, secret_field_names
+from notifier.events import EVENT_CHOICES
 from notifier.ratelimit import RateLimited, rate_limit_take
 from registrations import (
     admin_sources,  # noqa: F401  (registers the Sources admin)
@@ -198,6 +200,17 @@ class RegistrationForm(forms.ModelForm):
 admit_team_members(admin.site)
 
 
+class TestEventActionForm(ActionForm):
+    """The action bar: which sample event "Send a test notification" sends."""
+
+    test_event = forms.ChoiceField(
+        label="Test event",
+        required=False,
+        choices=[("", "succeeded (or one the setup hears)")] + EVENT_CHOICES,
+        help_text="Used by the test action only.",
+    )
+
+
 @admin.register(Registration)
 class RegistrationAdmin(TeamScopedAdminMixin, PublishingAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -214,6 +227,7 @@ class RegistrationAdmin(TeamScopedAdminMixin, PublishingAdminMixin, admin.ModelA
     form = RegistrationForm
     fields = ("source", "codedeploy_application_name", "team", "enabled", "deployment_groups")
     actions = ["send_test_notification"]
+    action_form = TestEventActionForm
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)  # a new class each time
@@ -254,8 +268,12 @@ class RegistrationAdmin(TeamScopedAdminMixin, PublishingAdminMixin, admin.ModelA
         except RateLimited as exc:
             self.message_user(request, f"Nothing was sent: {exc}.", messages.ERROR)
             return
+        event = request.POST.get("test_event") or None
+        if event not in {None, *(value for value, _ in EVENT_CHOICES)}:
+            self.message_user(request, "Nothing was sent: choose a test event.", messages.ERROR)
+            return
         for registration in registrations:
-            results = registration_test_send(registration=registration)
+            results = registration_test_send(registration=registration, event=event)
             if not results:
                 self.message_user(
                     request,

@@ -6,7 +6,8 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.db import transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -14,6 +15,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from notifier.middleware import body_too_large_message
 from notifier.ratelimit import RateLimited, rate_limit_take
+from registrations.etags import ETAG_HEADER, IF_MATCH, preconditions_check, registration_etag
 from registrations.models import Registration
 from registrations.serializers import (
     RegistrationSerializer,
@@ -33,6 +35,20 @@ from registrations.testing import registration_test_send
 log = logging.getLogger("notifier.api")
 
 
+_STALE = OpenApiResponse(description="If-Match did not hold: GET the registration again.")
+
+
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[ETAG_HEADER]),
+    create=extend_schema(parameters=[ETAG_HEADER]),
+    update=extend_schema(
+        parameters=[IF_MATCH, ETAG_HEADER], responses={200: RegistrationSerializer, 412: _STALE}
+    ),
+    partial_update=extend_schema(
+        parameters=[IF_MATCH, ETAG_HEADER], responses={200: RegistrationSerializer, 412: _STALE}
+    ),
+    destroy=extend_schema(parameters=[IF_MATCH], responses={204: None, 412: _STALE}),
+)
 class RegistrationViewSet(viewsets.ModelViewSet):
     """Registered CodeDeploy applications and their notification setups.
 
@@ -40,6 +56,10 @@ class RegistrationViewSet(viewsets.ModelViewSet):
     `{"codedeploy_application_name": "...", "notifications": [{"newrelic_notification":
     {"application_name": "..."}}]}`. PUT or PATCH with `notifications` replaces the setups:
     include a setup's `id` to keep and update it.
+
+    A single registration's reads and writes answer its `ETag`; send it back as `If-Match` on
+    PUT, PATCH or DELETE and a registration changed since you read it answers 412 instead of
+    being overwritten (`If-Match: *`: it must exist).
     """
 
     serializer_class = RegistrationSerializer
@@ -62,9 +82,44 @@ class RegistrationViewSet(viewsets.ModelViewSet):
         except TeamNotAllowed as exc:  # raised before saving: the request changes nothing
             raise exceptions.ValidationError({"team": [str(exc)]}) from None
 
+    def _etag_added(self, response: Response) -> Response:
+        if response.status_code < 300 and getattr(self, "_saved", None) is not None:
+            response["ETag"] = registration_etag(registration=self._saved)
+        return response
+
+    def _locked_check(self) -> None:
+        """Lock the row for this request's transaction, then check If-Match against it."""
+        lookup = str(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        if not lookup.isdigit():
+            return  # get_object() answers the 404
+        locked = self.get_queryset().select_for_update(of=("self",)).filter(pk=lookup).first()
+        current = registration_etag(registration=locked) if locked is not None else None
+        if locked is None and self.request.headers.get("If-Match") is None:
+            return  # get_object() answers the 404
+        preconditions_check(self.request, current=current)
+
+    def retrieve(self, request, *args, **kwargs):
+        self._saved = self.get_object()
+        return self._etag_added(Response(self.get_serializer(self._saved).data))
+
+    def create(self, request, *args, **kwargs):
+        return self._etag_added(super().create(request, *args, **kwargs))
+
+    def update(self, request, *args, **kwargs):
+        with transaction.atomic():
+            self._locked_check()
+            response = super().update(request, *args, **kwargs)
+        return self._etag_added(response)
+
+    def destroy(self, request, *args, **kwargs):
+        with transaction.atomic():
+            self._locked_check()
+            return super().destroy(request, *args, **kwargs)
+
     def perform_create(self, serializer) -> None:
         fields = {**serializer.validated_data, "team": self._team(serializer, current=None)}
         serializer.instance = registration_create(setups=fields.pop("setups", []), **fields)
+        self._saved = serializer.instance
 
     def perform_update(self, serializer) -> None:
         team = self._team(serializer, current=serializer.instance.team)
@@ -73,6 +128,7 @@ class RegistrationViewSet(viewsets.ModelViewSet):
         serializer.instance = registration_update(
             registration=serializer.instance, fields=fields, setups=setups
         )
+        self._saved = serializer.instance
 
     @extend_schema(
         request=TestRequestSerializer,
@@ -98,7 +154,9 @@ class RegistrationViewSet(viewsets.ModelViewSet):
                 }
             )
         rate_limit_take(user=request.user, action="test")  # raises RateLimited: a 429
-        results = registration_test_send(registration=registration, setup_id=setup_id)
+        results = registration_test_send(
+            registration=registration, setup_id=setup_id, event=body.validated_data.get("event")
+        )
         return Response(
             {
                 "delivered": all(r.delivered for r in results),

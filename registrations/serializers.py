@@ -257,6 +257,16 @@ class TestRequestSerializer(serializers.Serializer):
     setup = serializers.IntegerField(
         required=False, help_text="Only this setup (its id); leave out to test every setup."
     )
+    event = serializers.ChoiceField(
+        choices=[e.value for e in Event],
+        required=False,
+        help_text="The sample event to send: started, ready, succeeded, failed or stopped. "
+        "Leave out for succeeded (or, for a setup that does not hear it, an event it hears).",
+        error_messages={
+            "invalid_choice": '"{input}" is not an event: use started, ready, succeeded, '
+            "failed or stopped."
+        },
+    )
 
 
 class TestResultSerializer(serializers.Serializer):
@@ -264,6 +274,9 @@ class TestResultSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="The setup's key, e.g. slack_notification.")
     label = serializers.CharField()
     event = serializers.CharField(help_text="The sample event that was sent.")
+    deployment_group = serializers.CharField(
+        help_text="The deployment group the sample named: one of the application's own."
+    )
     delivered = serializers.BooleanField()
     latency_ms = serializers.IntegerField()
     detail = serializers.CharField(required=False, help_text="What the provider answered.")

@@ -30,5 +30,8 @@ os.environ.setdefault(
 # Service processes poll idle sources as often as busy ones, unless a test says otherwise
 # (adaptive polling has its own tests: tests/notifier/test_loop_sources.py).
 os.environ.setdefault("NOTIFIER_IDLE_POLL_INTERVAL", "0.1")
+# Push queues: short long-polls, so a stopping consumer ends quickly.
+os.environ.setdefault("NOTIFIER_PUSH_WAIT_SECONDS", "1")
+os.environ.setdefault("NOTIFIER_RECONCILE_INTERVAL", "0.5")
 
 from notifier.settings import *  # noqa: E402, F403

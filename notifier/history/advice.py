@@ -43,6 +43,10 @@ FAILURE_ADVICE: dict[str, str] = {
     ErrorCode.SETUP_DISABLED: (
         "The setup was removed or disabled; nothing more will be sent through it."
     ),
+    ErrorCode.SUPERSEDED: (
+        "Nothing to do: the deployment's outcome had already been sent to this setup, so this "
+        "earlier news was not sent after it."
+    ),
     ErrorCode.INTERNAL: (
         "The service itself failed (see its log): it is retried; report it if it keeps happening."
     ),

@@ -24,22 +24,29 @@ def polled_source_names() -> list[str]:
     return names
 
 
+def pushed_source_names() -> frozenset[str]:
+    """The enabled sources with a push queue: polled only to reconcile, so their polls are
+    as far apart as NOTIFIER_RECONCILE_INTERVAL without being late."""
+    rows = Source.objects.filter(enabled=True).exclude(queue_url="")
+    return frozenset(rows.values_list("name", flat=True))
+
+
 def poller_health(*, store: Store | None = None, now: datetime | None = None) -> PollHealth:
     """Is polling keeping up, for every enabled source? See notifier.health. Raises
     StorageError when the store cannot be read."""
     store = store or storage.get_store()
     states = {name: store.poll_state_get(source=name) for name in polled_source_names()}
-    return sources_health(states=states, now=now or timezone.now())
+    return sources_health(states=states, now=now or timezone.now(), pushed=pushed_source_names())
 
 
 def healthz_health() -> PollHealth:
     """/healthz's answer: every enabled source's polling, read through the health store
     (one short try); a database or store that cannot be read is "storage" failing."""
     try:
-        names = polled_source_names()
+        names, pushed = polled_source_names(), pushed_source_names()
     except DatabaseError as exc:
         return poll_health_now(state=None, now=timezone.now(), storage_error=str(exc))
-    return poll_health_read(store=storage.get_health_store(), sources=names)
+    return poll_health_read(store=storage.get_health_store(), sources=names, pushed=pushed)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from channels.registry import KINDS, label_for
 from notifier import storage
 from notifier.events import STATUSES, Event
-from notifier.storage.base import DEAD, DELIVERED, FAILED, PENDING, HistoryReader
+from notifier.storage.base import DEAD, DELIVERED, FAILED, PENDING, SUPERSEDED, HistoryReader
 from notifier.storage.history_rows import (
     EARLIEST_DATE,
     LATEST_DATE,
@@ -35,6 +35,7 @@ OUTCOME_LABELS = {
     PENDING: "Waiting or retrying",
     FAILED: "Failed (will not retry)",
     DEAD: "Gave up after retries",
+    SUPERSEDED: "Superseded (the outcome was already sent)",
 }
 CURSOR_MAX_LENGTH = 512  # a cursor the list made is ~60 characters
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")

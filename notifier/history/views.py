@@ -38,6 +38,7 @@ RESENT_WORDS = {
     "pending": "sent; it failed and will be retried",
     "failed": "sent, and it failed again",
     "dead": "sent, and it failed again",
+    "superseded": "not sent: the deployment's outcome had already been delivered",
 }
 
 

@@ -5,8 +5,8 @@ tests/notifier/storage/. Methods take and return the dataclasses below, never mo
 instances or DynamoDB items, so the engine does not know which backend it runs on.
 
 Exactly-once rests on `delivery_claim`: a conditional write that succeeds for one caller
-only, and gives it a lease. A holder whose lease expired (it crashed, or hung past the lease)
-loses the delivery to the next claimer, and its late `delivery_record` is refused.
+only, with a lease. A holder whose lease expired (it crashed, or hung) loses the delivery
+to the next claimer, and its late `delivery_record` is refused.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from notifier.events import (
     FAILED,
     FINAL_STATES,
     PENDING,
+    SUPERSEDED,
     DeploymentEvent,
 )
 from notifier.storage.history_rows import (
@@ -35,9 +36,20 @@ from notifier.storage.history_rows import (
     PushQueueStats,
     ReleaseStats,
 )
+from notifier.storage.in_flight import maybe_sent_since, sending_since
 
 # The delivery states live beside the events (notifier.models needs them, without the storage).
-__all__ = ["DEAD", "DELIVERED", "DELIVERY_STATES", "FAILED", "FINAL_STATES", "PENDING"]
+__all__ = [
+    "DEAD",
+    "DELIVERED",
+    "DELIVERY_STATES",
+    "FAILED",
+    "FINAL_STATES",
+    "PENDING",
+    "SUPERSEDED",
+    "maybe_sent_since",
+    "sending_since",
+]
 
 
 class StorageError(Exception):
@@ -111,25 +123,6 @@ class Claim:
     in_flight_since: datetime | None = None
 
 
-def maybe_sent_since(
-    *,
-    state: str,
-    in_flight_since: datetime | None,
-    claimed_at: datetime,
-    lease_until: datetime | None,
-    now: datetime,
-) -> datetime | None:
-    """When a pending delivery's attempt started that may have reached the provider with no
-    outcome recorded ("maybe sent"), or None. `in_flight_since` is the start of the earliest
-    claim with no outcome yet; it is older than the current claim after a takeover, and a
-    lease that ran out means the holder died (or hung) mid-send."""
-    if state != PENDING or in_flight_since is None:
-        return None
-    if in_flight_since < claimed_at or lease_until is None or lease_until < now:
-        return in_flight_since
-    return None
-
-
 def claim_token(*, holder: str) -> str:
     """A new claim's token: the claimer's name and a random part, unique to this claim, at
     most 64 characters (what every backend stores)."""
@@ -176,6 +169,7 @@ class Delivery:
     # Pending after an attempt that may have reached the provider and has no outcome: when
     # that attempt started (history shows "maybe sent" until the next outcome).
     maybe_sent_since: datetime | None = None
+    sending_since: datetime | None = None  # an attempt is being sent now, since then
 
     @property
     def delivery_id(self) -> str:
@@ -210,9 +204,8 @@ class Page:
 @runtime_checkable
 class Store(Protocol):
     write_concurrency: int
-    """How many deployments the poller may store at once, each on its own thread
-    (notifier.poller): 1 for a database connection, more where every write is an independent
-    network request on a thread-safe client (DynamoDB)."""
+    """How many deployments the poller may store at once, each on its own thread: 1 for a
+    database connection, more where every write is an independent request (DynamoDB)."""
 
     # --- poll state -------------------------------------------------------------------
     def poll_state_get(self, *, source: str = DEFAULT_SOURCE) -> PollState:
@@ -248,7 +241,8 @@ class Store(Protocol):
 
     # --- deployments and the ledger ---------------------------------------------------
     def deployment_save(self, event: DeploymentEvent, *, seen_at: datetime) -> None:
-        """Record the latest state of a deployment; a new status adds a timeline entry."""
+        """Record a deployment's latest state (a new status adds a timeline entry); a
+        non-terminal state never replaces a terminal one (two consumers may race)."""
 
     def delivery_create(self, key: DeliveryKey, *, kind: str, event: DeploymentEvent) -> bool:
         """Add a pending delivery; False (and no change) when the key exists already."""

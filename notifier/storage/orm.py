@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from notifier import models as m
-from notifier.events import DeploymentEvent
+from notifier.events import DeploymentEvent, is_terminal
 from notifier.storage.base import (
     DEFAULT_SOURCE,
     PENDING,
@@ -129,9 +129,15 @@ class OrmStore:
     def deployment_save(self, event: DeploymentEvent, *, seen_at: datetime) -> None:
         fields = {**deployment_fields(event), "updated_at": seen_at}
         with transaction.atomic(using=self.using):
-            row, created = self._q(m.Deployment).get_or_create(
-                deployment_id=event.deployment_id, defaults={**fields, "first_seen": seen_at}
+            row, created = (
+                self._q(m.Deployment)
+                .select_for_update()
+                .get_or_create(
+                    deployment_id=event.deployment_id, defaults={**fields, "first_seen": seen_at}
+                )
             )
+            if not created and is_terminal(row.status) and not is_terminal(event.status):
+                return  # a late non-terminal state never replaces a terminal one
             if not created:
                 for name, value in fields.items():
                     setattr(row, name, value)

@@ -16,6 +16,7 @@ from notifier.storage.base import (
     DeliveryKey,
     StorageError,
     maybe_sent_since,
+    sending_since,
 )
 
 
@@ -52,6 +53,7 @@ def delivery_from_model(row: m.Delivery, *, with_history: bool = False) -> Deliv
             )
             for a in row.history.all()
         )
+    now = timezone.now()
     return Delivery(
         key=DeliveryKey(row.deployment_id, row.event, row.setup_id),
         kind=row.kind,
@@ -69,7 +71,13 @@ def delivery_from_model(row: m.Delivery, *, with_history: bool = False) -> Deliv
             in_flight_since=row.in_flight_since,
             claimed_at=row.updated_at,
             lease_until=row.lease_until,
-            now=timezone.now(),
+            now=now,
+        ),
+        sending_since=sending_since(
+            state=row.state,
+            in_flight_since=row.in_flight_since,
+            lease_until=row.lease_until,
+            now=now,
         ),
     )
 

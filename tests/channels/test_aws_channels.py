@@ -149,6 +149,7 @@ def test_sns_publishes_the_event_as_json_with_attributes(topic_with_queue, faile
         "group": "canary",
         "event": "failed",
         "status": "Failed",
+        "test": "false",  # "true" on a test send: a filter policy keeps those out
     }
 
 

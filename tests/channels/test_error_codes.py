@@ -44,6 +44,7 @@ def test_the_codes_are_a_small_closed_set():
         "internal",
         "setup_disabled",
         "bad_response",
+        "superseded",
     }
 
 

@@ -89,3 +89,21 @@ def test_it_names_storage_when_the_poll_state_cannot_be_read():
         "failing": "storage",
     }
     assert "could not reach DynamoDB" in result.headline
+
+
+def test_a_source_with_a_push_queue_is_not_late_between_reconciling_polls(settings):
+    from notifier.health import sources_health
+
+    settings.NOTIFIER_POLL_INTERVAL = 2
+    settings.NOTIFIER_RECONCILE_INTERVAL = 300  # polls 300 s apart: 10 intervals is 50 min
+    states = {
+        "pushed": PollState(last_success=NOW - timedelta(seconds=600)),
+        "polled": PollState(last_success=NOW - timedelta(seconds=30)),
+    }
+    health = sources_health(states=states, now=NOW, pushed=frozenset({"pushed"}))
+    assert health.healthy, health.headline
+
+    states["polled"] = PollState(last_success=NOW - timedelta(seconds=600))
+    health = sources_health(states=states, now=NOW, pushed=frozenset({"pushed"}))
+    assert not health.healthy
+    assert health.source == "polled"

@@ -102,7 +102,9 @@ def test_a_hung_source_never_delays_another_sources_marker(codedeploy, newrelic,
         took = time.monotonic() - began
         print(f"marker after {took:.3f} s while another source hangs")
 
-        assert took < 2.0, f"the marker took {took:.2f} s"
+        # The hung cycle never ends on its own: any bound proves the marker did not wait for
+        # it; a loose one keeps a loaded machine from failing the test (speed is in bench/).
+        assert took < 8.0, f"the marker took {took:.2f} s"
         assert store.poll_state_get(source="stuck").last_success is None  # still hung
     finally:
         stopping.set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 from django.contrib.auth.models import Group
@@ -201,12 +200,15 @@ def test_an_update_cannot_grow_past_the_limit(staff, settings):
     assert NotificationSetup.objects.count() == 2
 
 
-def test_ten_thousand_setups_are_refused_at_once(staff):
-    started = time.monotonic()
-    response = post(api_as(staff), body(setups=10_000))
-    elapsed = time.monotonic() - started
+def test_ten_thousand_setups_are_refused_before_any_is_checked(
+    staff, django_assert_max_num_queries
+):
+    # Refused on the count alone: a handful of queries (the user, the token), not one per
+    # setup; how long it takes is measured by hand, never asserted here.
+    with django_assert_max_num_queries(10):
+        response = post(api_as(staff), body(setups=10_000))
     assert response.status_code == 400
-    assert elapsed < 2, f"took {elapsed:.1f}s"
+    assert "at most" in str(response.json()), response.json()
     assert not NotificationSetup.objects.exists()
 
 

@@ -15,9 +15,11 @@ TOKEN = "xoxb-1234-5678-abcdefghijkl"
 
 class FakeSlack:
     """Slack's Web API, keeping messages by ts. `hold` seconds: how long chat.postMessage
-    waits after storing a message before answering (a sender may die in between)."""
+    waits after storing a message before answering (a sender may die in between), for every
+    message or those `hold_when(body)` picks."""
 
-    def __init__(self, server, *, hold: float = 0.0) -> None:
+    def __init__(self, server, *, hold: float = 0.0, hold_when=None) -> None:
+        self.hold_when = hold_when or (lambda body: True)
         self.messages: dict[str, dict] = {}
         self.calls: list[tuple[str, dict]] = []
         self.answer_next: list[dict] = []
@@ -48,7 +50,7 @@ class FakeSlack:
             else:
                 ts = body["ts"]
                 self.messages[ts] = body
-        if method == "chat.postMessage" and self.hold:
+        if method == "chat.postMessage" and self.hold and self.hold_when(body):
             time.sleep(self.hold)
         return self._json({"ok": True, "channel": "C0DEPLOYS", "ts": ts})
 

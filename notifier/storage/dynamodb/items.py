@@ -22,6 +22,7 @@ from notifier.storage.base import (
     Delivery,
     DeliveryKey,
     maybe_sent_since,
+    sending_since,
 )
 
 _serializer = TypeSerializer()
@@ -126,6 +127,7 @@ def _attempt_from(raw: dict[str, Any]) -> Attempt:
 def delivery_from_item(values: dict[str, Any], *, with_history: bool = True) -> Delivery:
     """A deliveries-table item (as plain values) -> Delivery, its attempts only if asked."""
     history = tuple(_attempt_from(a) for a in values.get("history", [])) if with_history else ()
+    now = timezone.now()
     return Delivery(
         key=DeliveryKey(values["deployment_id"], values["event"], int(values["setup_id"])),
         kind=values["kind"],
@@ -143,6 +145,19 @@ def delivery_from_item(values: dict[str, Any], *, with_history: bool = True) -> 
             in_flight_since=from_us(values.get("in_flight_us")),
             claimed_at=from_us(values["updated_us"]),
             lease_until=from_us(values.get("lease_until_us")),
-            now=timezone.now(),
+            now=now,
+        ),
+        sending_since=sending_since(
+            state=values["state"],
+            in_flight_since=from_us(values.get("in_flight_us")),
+            lease_until=from_us(values.get("lease_until_us")),
+            now=now,
         ),
     )
+
+
+def create_sort(event: DeploymentEvent) -> str:
+    """A deployment's sort key in the listing index: newest first when read backwards; a
+    deployment without a create time sorts last."""
+    created = to_us(event.create_time) if event.create_time else 0
+    return f"{created:020d}#{event.deployment_id}"

@@ -32,6 +32,7 @@ from notifier.storage.dynamodb.client import conditional_write, dynamodb_client,
 from notifier.storage.dynamodb.items import (
     attempt_item,
     claim_from,
+    create_sort,
     delivery_from_item,
     delivery_sort_key,
     from_item,
@@ -53,12 +54,6 @@ from notifier.storage.dynamodb.tables import (
     poll_state_key,
     tables_ensure,
 )
-
-
-def _create_sort(event: DeploymentEvent) -> str:
-    # Newest first when read backwards; a deployment without a create time sorts last.
-    created = to_us(event.create_time) if event.create_time else 0
-    return f"{created:020d}#{event.deployment_id}"
 
 
 class DynamoStore(DeploymentReads, PushQueueItems):
@@ -138,13 +133,13 @@ class DynamoStore(DeploymentReads, PushQueueItems):
     # --- deployments and the ledger ---------------------------------------------------
     @guarded
     def deployment_save(self, event: DeploymentEvent, *, seen_at: datetime) -> None:
-        # Only what an index needs is an attribute of its own; the deployment itself is in
-        # `event`. The timeline is a string set, "<status>@<seen_us>", that each save ADDs
-        # to: a status's first-seen time is its smallest entry, and first_seen the smallest
-        # of all, with no read and no if_not_exists (the costliest part of an update).
+        # Only what an index needs is an attribute of its own; the deployment is in `event`.
+        # The timeline is a string set, "<status>@<seen_us>", each save ADDs to (no read, no
+        # if_not_exists). Only terminal saves set the TTL: a non-terminal save is conditional
+        # on its absence, so a late non-terminal state never replaces a terminal one.
         values = {
             ":application": event.application,
-            ":create_sort": _create_sort(event),
+            ":create_sort": create_sort(event),
             ":listing": LISTING,
             ":event": json.dumps(event.to_dict()),
             ":seen": to_us(seen_at),
@@ -157,14 +152,17 @@ class DynamoStore(DeploymentReads, PushQueueItems):
             "event = :event",
             "updated_us = :seen",
         ]
+        condition = {"ConditionExpression": f"attribute_not_exists({TTL_ATTRIBUTE})"}
         if is_terminal(event.status):
             assignments.append(f"{TTL_ATTRIBUTE} = :expires")
-            values[":expires"] = self._expiry(seen_at)
-        self.client.update_item(
+            values[":expires"], condition = self._expiry(seen_at), {}
+        conditional_write(
+            self.client.update_item,
             TableName=self.deployments_table,
             Key=to_item({"deployment_id": event.deployment_id}),
             UpdateExpression=f"SET {', '.join(assignments)} ADD timeline :change",
             ExpressionAttributeValues=to_item(values),
+            **condition,
         )
 
     @guarded

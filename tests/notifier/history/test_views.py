@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from notifier import history, storage
 from notifier.events import Rollback
-from notifier.storage.base import DeliveryKey, PollState
+from notifier.storage.base import SUPERSEDED, AttemptOutcome, DeliveryKey, PollState
 from notifier.storage.history_store import StoreHistoryReader
 from notifier.storage.orm import OrmStore
 from tests.support.history import (
@@ -178,9 +178,11 @@ def test_each_filter_narrows_the_list(member, store, team):
     assert ids(outcome="failed") == ["d-BBBBBB001"]
     assert ids(outcome="delivered", application="billing") == ["d-CCCCCC001"]
     assert ids(kind="newrelic") == ["d-AAAAAA001", "d-BBBBBB001", "d-CCCCCC001"]
-    today = timezone.localdate().isoformat()
-    assert ids(since=today) == ["d-DDDDDD001", "d-AAAAAA001", "d-BBBBBB001"]
-    assert ids(until=(timezone.localdate() - timedelta(days=1)).isoformat()) == ["d-CCCCCC001"]
+    # Days from 10 minutes ago, so a run just after midnight still brackets the seeds.
+    recently = timezone.localtime() - timedelta(minutes=10)
+    assert ids(since=recently.date().isoformat()) == ["d-DDDDDD001", "d-AAAAAA001", "d-BBBBBB001"]
+    before = (recently - timedelta(days=1)).date().isoformat()
+    assert ids(until=before) == ["d-CCCCCC001"]
     assert ids(q="d-cccccc001") == ["d-CCCCCC001"]
     assert ids(q="0123456789ab") == ["d-CCCCCC001"]
     assert ids(q="carol") == ["d-AAAAAA001"]
@@ -518,3 +520,26 @@ def test_charts_escape_every_name():
     svg = charts.horizontal_bars([("<script>x</script>", 0.5, "50% & more")], label="a <b>")
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert "50% &amp; more" in svg and 'aria-label="a &lt;b&gt;"' in svg
+
+
+def test_a_superseded_notification_reads_as_superseded_not_failed(member, store, team):
+    _, (setup,) = register("storefront", team=team)
+    event = seed(store, "d-SUPER0001", "storefront", setup, status="Succeeded")
+    seed(store, "d-OTHER0001", "storefront", setup, status="Succeeded", minutes_ago=20)
+    why = "Superseded: the deployment had already succeeded when this was due"
+    superseded = AttemptOutcome(
+        state=SUPERSEDED,
+        started_at=timezone.now(),
+        latency_ms=0,
+        error=why,
+        error_code="superseded",
+    )
+    seed_delivery(store, event, setup, outcomes=[superseded], event_name="started")
+
+    listed = member.get("/", {"outcome": "superseded"})
+    assert deployment_ids(listed) == ["d-SUPER0001"]
+    assert "Superseded (the outcome was already sent)" in text(member.get("/"))
+    assert deployment_ids(member.get("/", {"outcome": "failed"})) == []
+    page = text(member.get("/deployments/d-SUPER0001/"))
+    assert 'class="badge d-superseded">superseded' in page
+    assert why in page

@@ -14,6 +14,7 @@ from notifier.storage.base import (
     DELIVERED,
     FAILED,
     PENDING,
+    SUPERSEDED,
     AttemptOutcome,
     DeliveryKey,
     PollState,
@@ -384,6 +385,25 @@ def test_a_deployment_keeps_its_latest_state_and_a_timeline(store):
     assert store.deployment_get("d-404") is None
 
 
+def test_a_late_non_terminal_state_never_replaces_a_terminal_one(store):
+    seen = timezone.now()
+    store.deployment_save(deployment(), seen_at=seen)
+    late = deployment(status="InProgress", event=Event.STARTED)
+    store.deployment_save(late, seen_at=seen + timedelta(seconds=1))
+
+    record = store.deployment_get("d-1")
+    assert record.event.status == "Succeeded"
+    assert record.updated_at == seen
+    assert [c.status for c in record.timeline] == ["Succeeded"]
+    # A terminal state still replaces a non-terminal one, and a terminal one.
+    store.deployment_save(deployment("d-2", status="InProgress", event=Event.STARTED), seen_at=seen)
+    store.deployment_save(deployment("d-2"), seen_at=seen + timedelta(seconds=2))
+    assert store.deployment_get("d-2").event.status == "Succeeded"
+    stopped = deployment("d-2", status="Stopped", event=Event.STOPPED)
+    store.deployment_save(stopped, seen_at=seen + timedelta(seconds=3))
+    assert store.deployment_get("d-2").event.status == "Stopped"
+
+
 def test_a_deployment_shows_every_delivery_and_attempt(store):
     ok = queued(store, "d-1", setup_id=1)
     failed = queued(store, "d-1", setup_id=2)
@@ -594,3 +614,45 @@ def test_consumers_counting_at_once_lose_no_count(store):
     assert errors == []
     [stats] = store.push_stats_list()
     assert (stats.received, stats.acted, stats.ignored) == (60, 30, {"malformed": 30})
+
+
+# --- sends in flight, and superseded notifications ---------------------------------------
+
+
+def test_a_delivery_being_sent_says_since_when_until_its_outcome(store):
+    key = queued(store)
+    assert store.delivery_get(key).sending_since is None
+    started = timezone.now()
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30, now=started)
+    assert store.delivery_get(key).sending_since == started
+    assert store.delivery_record(claim, outcome())
+    assert store.delivery_get(key).sending_since is None
+
+
+def test_a_send_whose_lease_ran_out_is_no_longer_being_sent(store):
+    key = queued(store)
+    store.delivery_claim(key, holder="a", lease_seconds=30, now=timezone.now() - timedelta(60))
+    delivery = store.delivery_get(key)
+    assert delivery.sending_since is None and delivery.maybe_sent_since is not None
+
+
+def test_a_superseded_delivery_is_final_never_due_and_says_why(store):
+    key = queued(store, event="started", status="InProgress")
+    claim = store.delivery_claim(key, holder="a", lease_seconds=30)
+    why = "Superseded: the deployment had already succeeded when this was due"
+    superseded = AttemptOutcome(
+        state=SUPERSEDED,
+        started_at=timezone.now(),
+        latency_ms=0,
+        error=why,
+        error_code="superseded",
+    )
+    assert store.delivery_record(claim, superseded)
+    delivery = store.delivery_get(key)
+    assert delivery.state == SUPERSEDED and delivery.last_error == why
+    assert delivery.last_error_code == "superseded"
+    assert [(a.state, a.error_code) for a in delivery.history] == [(SUPERSEDED, "superseded")]
+    assert key not in store.deliveries_due(now=timezone.now() + timedelta(days=1))
+    assert store.delivery_claim(key, holder="b", lease_seconds=30) is None
+    (listed,) = store.deployment_get("d-1").deliveries
+    assert listed.state == SUPERSEDED
