@@ -13,6 +13,8 @@ BENCHES = [
     "history.py",
     "channel_cost.py",
     "registrations_apply.py",
+    "who_deployed.py",
+    "failure_point.py",
     "token_auth.py",
 ]
 

@@ -33,6 +33,29 @@ def split_recipients(text: str) -> list[str]:
     return split_groups(text)  # the same comma/space/newline splitting
 
 
+NOTIFY_DEPLOYER_HELP = (
+    "Also send to the person who deployed: their email from People rules, or the IAM Identity "
+    "Center sign-in that created the deployment. Waits up to NOTIFIER_DEPLOYER_WAIT seconds "
+    "for CloudTrail to name them, then sends to the recipients above alone."
+)
+
+
+def notify_deployer_field() -> models.BooleanField:
+    return models.BooleanField(
+        "also send to the person who deployed", default=True, help_text=NOTIFY_DEPLOYER_HELP
+    )
+
+
+def recipients_for(event: DeploymentEvent, setup: NotificationSetup) -> list[str]:
+    """The setup's recipients, and the person who deployed when the setup asks for them."""
+    recipients = split_recipients(setup.recipients)
+    email = event.deployer.email
+    known = {r.lower() for r in recipients}
+    if setup.notify_deployer and event.deployer.is_person and email and email.lower() not in known:
+        recipients.append(email)
+    return recipients
+
+
 def validate_recipients(text: str) -> None:
     recipients = split_recipients(text)
     if not recipients:
@@ -59,6 +82,7 @@ class EmailSetup(NotificationSetup):
         validators=[validate_recipients],
         help_text="Who gets the email: addresses separated by commas or spaces.",
     )
+    notify_deployer = notify_deployer_field()
 
     class Meta:
         verbose_name = "Email (SMTP)"
@@ -66,9 +90,12 @@ class EmailSetup(NotificationSetup):
     def __str__(self) -> str:
         return f"Email to {self.recipients}"
 
+    def wants_deployer(self) -> bool:
+        return self.notify_deployer
+
 
 SETUP_MODEL = EmailSetup
-SETUP_FIELDS = ("recipients",)
+SETUP_FIELDS = ("recipients", "notify_deployer")
 
 
 def thread_id(event: DeploymentEvent) -> str:
@@ -189,7 +216,7 @@ def smtp_error(exc: Exception) -> ChannelError:
 
 @sender
 def send(event: DeploymentEvent, setup: EmailSetup, context: SendContext) -> Delivery:
-    recipients = split_recipients(setup.recipients)
+    recipients = recipients_for(event, setup)
     message = build_message(
         event,
         setup,

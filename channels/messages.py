@@ -11,6 +11,13 @@ The context of every template:
   ``event.revision.summary`` / ``.url``, ``event.instances.succeeded`` / ``.failed`` /
   ``.total``..., ``event.error_code``, ``event.error_message``,
   ``event.rollback.rollback_deployment_id`` / ``.message``, ``event.console_url``...);
+- ``event.failure``: where a failed or stopped deployment broke, when AWS could say (else
+  empty): ``.summary`` (``Failed at ApplicationStart on i-0abc (script start.sh): <message>``),
+  ``.lifecycle_event``, ``.target_id``, ``.target_kind`` (Instance, ECS, Lambda,
+  CloudFormation), ``.status``, ``.error_code``, ``.script_name``, ``.message``, ``.log_tail``
+  (redacted, at most 20 lines and 2 KiB), ``.log_tail_short`` (its last 5 lines),
+  ``.failed_targets`` / ``.failed_targets_text`` (``3``, or ``200+``), ``.lifecycle_events``
+  (each with ``.name``, ``.status``, ``.seconds``);
 - ``event_name`` (``failed``), ``event_label`` (``Failed``), ``duration`` (``1 min 34 s``),
   ``is_failure`` (failed or stopped).
 
@@ -40,6 +47,7 @@ from channels.base import ChannelError, ErrorCode
 from channels.message_filters import duration
 from notifier.codedeploy import normalise
 from notifier.events import EVENT_LABELS, DeploymentEvent, Event
+from notifier.targets import failure_from_targets
 
 PARTS = ("subject", "body")
 SUBJECT_MAX = 500
@@ -52,6 +60,7 @@ SAMPLE_FILES = {
     Event.FAILED: "deployment-failed-with-rollback.json",
     Event.STOPPED: "deployment-stopped-manual.json",
 }
+SAMPLE_TARGETS = {Event.FAILED: "deployment-target-failed-hook.json"}  # where it broke
 SAMPLE_REGION = "us-east-1"
 SAMPLE_ACCOUNT = "123456789012"
 _BUILTINS = ["channels.message_filters"]
@@ -239,7 +248,12 @@ def template_problems(*, kind: str, subject: str = "", body: str = "") -> dict[s
 def _sample(event: Event) -> DeploymentEvent:
     data = json.loads((SAMPLES_DIR / SAMPLE_FILES[event]).read_text())
     info = data["deploymentsInfo"][0]
-    return normalise(info, event=event, region=SAMPLE_REGION, account=SAMPLE_ACCOUNT)
+    sample = normalise(info, event=event, region=SAMPLE_REGION, account=SAMPLE_ACCOUNT)
+    if event in SAMPLE_TARGETS:
+        targets = json.loads((SAMPLES_DIR / SAMPLE_TARGETS[event]).read_text())
+        failure = failure_from_targets(targets["deploymentTargets"], failed_targets=1)
+        sample = sample.with_failure(failure)
+    return sample
 
 
 def sample_event(

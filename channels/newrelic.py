@@ -125,7 +125,7 @@ def marker_body(
     deployment = {
         "revision": marker_revision(event)[:127],
         "description": test_marked(render(KIND, "subject", event, setup), test=test),
-        "user": test_marked(event.creator or "CodeDeploy", test=test),
+        "user": test_marked(event.started_by or "CodeDeploy", test=test),
         "changelog": render(KIND, "body", event, setup) + delivery_line(delivery_id),
     }
     return {"deployment": deployment}
@@ -148,7 +148,7 @@ def change_tracking_request(
         "version": marker_revision(event)[:127],
         "description": test_marked(render(KIND, "subject", event, setup), test=test),
         "changelog": render(KIND, "body", event, setup) + delivery_line(delivery_id),
-        "user": test_marked(event.creator or "CodeDeploy", test=test),
+        "user": test_marked(event.started_by or "CodeDeploy", test=test),
         "groupId": event.deployment_id,
         "deploymentType": "BASIC",
     }

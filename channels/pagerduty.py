@@ -69,6 +69,7 @@ def change_event(
         "event": event.event.value,
         "revision": event.revision.summary,
         "creator": event.creator,
+        "started_by": event.started_by,
         "instances": (
             f"{event.instances.succeeded} succeeded, {event.instances.failed} failed, "
             f"{event.instances.skipped} skipped of {event.instances.total}"
@@ -79,6 +80,9 @@ def change_event(
         details["error"] = f"{event.error_code}: {event.error_message}"
     if event.rollback.rollback_deployment_id:
         details["rollback_deployment_id"] = event.rollback.rollback_deployment_id
+    if event.failure:
+        details["failed_at"] = event.failure.summary
+        details["failure"] = event.failure.to_dict()
     if test:
         details["test"] = True
     payload: dict[str, Any] = {

@@ -16,7 +16,7 @@ from django.db import models
 
 from channels import aws
 from channels.base import ChannelError, Delivery, ErrorCode, SendContext, sender, test_subject
-from channels.email import split_recipients, validate_recipients
+from channels.email import notify_deployer_field, recipients_for, validate_recipients
 from channels.messages import render, render_html
 from notifier.events import DeploymentEvent, Event
 from registrations.models import NotificationSetup
@@ -67,12 +67,16 @@ class SesSetup(NotificationSetup):
         help_text="Who gets the email: addresses separated by commas or spaces. In the SES "
         "sandbox they must be verified too.",
     )
+    notify_deployer = notify_deployer_field()
 
     class Meta:
         verbose_name = "Email (Amazon SES)"
 
     def __str__(self) -> str:
         return f"SES email to {self.recipients}"
+
+    def wants_deployer(self) -> bool:
+        return self.notify_deployer
 
     def clean(self) -> None:
         errors: dict = {}
@@ -88,7 +92,7 @@ class SesSetup(NotificationSetup):
 
 
 SETUP_MODEL = SesSetup
-SETUP_FIELDS = ("from_address", "recipients")
+SETUP_FIELDS = ("from_address", "recipients", "notify_deployer")
 
 
 def _part(text: str) -> dict[str, str]:
@@ -101,7 +105,7 @@ def email_request(event: DeploymentEvent, setup: SesSetup, *, test: bool = False
     subject = test_subject(render(KIND, "subject", event, setup), test=test)
     request: dict[str, Any] = {
         "FromEmailAddress": setup.from_address,
-        "Destination": {"ToAddresses": split_recipients(setup.recipients)},
+        "Destination": {"ToAddresses": recipients_for(event, setup)},
         "Content": {
             "Simple": {
                 "Subject": _part(subject),

@@ -18,6 +18,7 @@ https://api.slack.com/methods/conversations.history
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -86,6 +87,7 @@ ERROR_CODES = {
     "channel_not_found": ErrorCode.NOT_FOUND,
     "message_not_found": ErrorCode.NOT_FOUND,
 }
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 UPDATE_FALLBACK_ERRORS = {"message_not_found", "cant_update_message", "edit_window_closed"}
 
 
@@ -108,12 +110,21 @@ class SlackSetup(NotificationSetup):
         blank=True,
         help_text="With a bot token: the channel id (C0123456789) or #name; invite the bot to it.",
     )
+    mention_deployer = models.BooleanField(
+        "mention the person who deployed",
+        default=False,
+        help_text="Mention (@) the person who deployed, when People gives them a Slack user "
+        "id. Waits up to NOTIFIER_DEPLOYER_WAIT seconds for CloudTrail to name them.",
+    )
 
     class Meta:
         verbose_name = "Slack message"
 
     def __str__(self) -> str:
         return f"Slack {self.channel or 'webhook'}"
+
+    def wants_deployer(self) -> bool:
+        return self.mention_deployer
 
     def clean(self) -> None:
         super().clean()
@@ -151,7 +162,7 @@ class SlackMessage(models.Model):
 
 
 SETUP_MODEL = SlackSetup
-SETUP_FIELDS = ("webhook_url", "bot_token", "channel")
+SETUP_FIELDS = ("webhook_url", "bot_token", "channel", "mention_deployer")
 
 
 # --- building the request (pure) ----------------------------------------------------------
@@ -162,6 +173,8 @@ def message_payload(
 ) -> dict[str, Any]:
     """A test send's text begins [TEST] and its metadata (bot token) says "test": true."""
     text = test_subject(render(KIND, "body", event, setup), test=test)
+    if setup.mention_deployer and SLACK_USER_ID.fullmatch(event.deployer.slack_user_id):
+        text = f"{text}\ncc <@{event.deployer.slack_user_id}>"
     payload: dict[str, Any] = {"text": text, "unfurl_links": False, "unfurl_media": False}
     if setup.bot_token:
         payload["channel"] = setup.channel.strip()

@@ -152,6 +152,8 @@ def publish_request(
         "group": event.deployment_group,
         "event": event.event.value,
         "status": event.status,
+        # where a failed deployment broke, for subscription filter policies
+        "failed_at": event.failure.lifecycle_event if event.failure else "",
         "test": "true" if test else "false",
     }
     request: dict[str, Any] = {

@@ -13,6 +13,7 @@ from typing import Any
 from channels import http
 from channels.addresses import validate_user_url
 from channels.base import Delivery, SendContext, sender, test_subject
+from channels.message_filters import markdown
 from channels.messages import render
 from channels.secrets import SecretField
 from notifier.events import DeploymentEvent, Event
@@ -46,9 +47,7 @@ SETUP_MODEL = TeamsSetup
 SETUP_FIELDS = ("webhook_url",)
 
 
-def card(event: DeploymentEvent, setup: TeamsSetup, *, test: bool = False) -> dict[str, Any]:
-    """The Adaptive Card (schema 1.4, what Teams renders) in the Workflows envelope; a test
-    send's title begins [TEST] and its facts include Test: true."""
+def _facts(event: DeploymentEvent, *, test: bool) -> list[dict[str, str]]:
     facts = [
         {"title": "Application", "value": event.application},
         {"title": "Deployment group", "value": event.deployment_group},
@@ -59,8 +58,18 @@ def card(event: DeploymentEvent, setup: TeamsSetup, *, test: bool = False) -> di
         facts.append({"title": "Error", "value": event.error_code})
     if event.rollback.rollback_deployment_id:
         facts.append({"title": "Rollback", "value": event.rollback.rollback_deployment_id})
+    if event.failure:
+        facts.append({"title": "Failed at", "value": event.failure.lifecycle_event})
+        facts.append({"title": "Target", "value": event.failure.target_id})
     if test:
         facts.append({"title": "Test", "value": "true"})
+    return facts
+
+
+def card(event: DeploymentEvent, setup: TeamsSetup, *, test: bool = False) -> dict[str, Any]:
+    """The Adaptive Card (schema 1.4, what Teams renders) in the Workflows envelope; a test
+    send's title begins [TEST] and its facts include Test: true."""
+    facts = _facts(event, test=test)
     actions = []
     if event.console_url:
         actions.append(
@@ -86,6 +95,17 @@ def card(event: DeploymentEvent, setup: TeamsSetup, *, test: bool = False) -> di
             {"type": "FactSet", "facts": facts},
         ],
     }
+    if event.failure and event.failure.log_tail_short:
+        # the last lines of the hook's log, as a short code block (Teams has no Markdown one)
+        content["body"].append(
+            {
+                "type": "TextBlock",
+                "text": markdown(event.failure.log_tail_short),
+                "fontType": "Monospace",
+                "size": "Small",
+                "wrap": True,
+            }
+        )
     if actions:
         content["actions"] = actions
     return {

@@ -48,10 +48,12 @@ class CallCounter:
         self.calls.clear()
 
 
-def make_client(*, counter: CallCounter | None = None, session: Any = None) -> Any:
+def make_client(
+    *, counter: CallCounter | None = None, session: Any = None, config: Config = AWS_CONFIG
+) -> Any:
     """A CodeDeploy client of `session` (a boto3 Session: a source's, from
     notifier.sources.boto3_session_for; default: boto3's own), counting calls on `counter`."""
-    client = (session or boto3).client("codedeploy", config=AWS_CONFIG)
+    client = (session or boto3).client("codedeploy", config=config)
     if counter is not None:
         client.meta.events.register("before-call.codedeploy", counter)
     return client

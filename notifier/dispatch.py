@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -23,7 +23,8 @@ from django.utils import timezone
 
 from channels.base import ChannelError, Delivery, ErrorCode, SendContext
 from channels.registry import module_for
-from notifier.events import TERMINAL_EVENTS, DeploymentEvent, Event
+from notifier.delivery_order import related_events, siblings_settled, superseded_by
+from notifier.events import DeploymentEvent
 from notifier.storage.base import (
     DEAD,
     DELIVERED,
@@ -36,9 +37,13 @@ from notifier.storage.base import (
     Store,
 )
 from notifier.storage.base import Delivery as StoredDelivery
+from registrations.deployers import deployer_known
 from registrations.models import NotificationSetup, Registration
 
 log = logging.getLogger(__name__)
+
+# Not a ledger state: delivery_send gave the claim back, the setup waits for who deployed.
+WAITING = "waiting"
 
 
 def holder_name() -> str:
@@ -120,12 +125,33 @@ def outcome_for(result: SendResult, *, attempt: int) -> AttemptOutcome:
     return AttemptOutcome(state=FAILED, error=error.message, **common)
 
 
+def _with_deployer(delivery, setup: NotificationSetup, *, wait: bool) -> tuple:
+    """The delivery's event with its Deployer as known now, and what to note: WAITING while a
+    setup that tells the person (wants_deployer) waits NOTIFIER_DEPLOYER_WAIT from the
+    delivery's creation for CloudTrail to name them; after that, a note that it gave up."""
+    deployer, known = deployer_known(delivery.event)
+    event = replace(delivery.event, deployer=deployer)
+    if known or not setup.wants_deployer():
+        return event, ""
+    waited = (timezone.now() - delivery.created_at).total_seconds()
+    if wait and waited < settings.NOTIFIER_DEPLOYER_WAIT:
+        return event, WAITING
+    return event, f"person who deployed unknown after {waited:.0f} s; sent to the fixed recipients"
+
+
 def delivery_send(
-    key: DeliveryKey, *, store: Store, holder: str, stopping: Callable[[], bool] | None = None
+    key: DeliveryKey,
+    *,
+    store: Store,
+    holder: str,
+    stopping: Callable[[], bool] | None = None,
+    wait: bool = True,
 ) -> str | None:
     """Claim one delivery and send it. Returns the new state, or None if not claimed (or,
     when `stopping()` turned true before the send began, or an earlier send of the same
-    deployment and setup was still in flight, claimed and given back)."""
+    deployment and setup was still in flight, claimed and given back), or WAITING (claimed
+    and given back, uncounted: the setup waits for who deployed; `wait=False` sends at
+    once)."""
     claimed_at = timezone.now()
     claim = store.delivery_claim(
         key, holder=holder, lease_seconds=settings.NOTIFIER_CLAIM_LEASE, now=claimed_at
@@ -146,7 +172,10 @@ def delivery_send(
     if siblings is None:  # still in flight: due again, for whoever claims it next
         store.delivery_release(claim)
         return None
-    outcome = _attempt(key, claim=claim, store=store, setup=setup, siblings=siblings)
+    outcome = _attempt(key, claim=claim, store=store, setup=setup, siblings=siblings, wait=wait)
+    if outcome is None:  # the setup waits for who deployed: given back, uncounted
+        store.delivery_release(claim)
+        return WAITING
     recorded = store.delivery_record(claim, outcome)
     log_fn = log.info if outcome.state in (DELIVERED, PENDING, SUPERSEDED) else log.warning
     log_fn(
@@ -167,8 +196,10 @@ def _attempt(
     store: Store,
     setup: NotificationSetup | None,
     siblings: list[StoredDelivery],
-) -> AttemptOutcome:
-    """Send the claimed delivery (or decide not to) and say how it went."""
+    wait: bool = True,
+) -> AttemptOutcome | None:
+    """Send the claimed delivery (or decide not to) and say how it went; None when it waits
+    for who deployed (see _with_deployer)."""
     outcome_event = superseded_by(key, siblings)
     if setup is None or not setup.enabled:
         why = "deleted" if setup is None else "disabled"
@@ -187,73 +218,17 @@ def _attempt(
             error=f"Superseded: the deployment had already {outcome_event} when this was due",
             error_code=ErrorCode.SUPERSEDED.value,
         )
-    delivery = store.delivery_get(key)
+    setup = setup.typed()
+    event, note = _with_deployer(store.delivery_get(key), setup, wait=wait)
+    if note == WAITING:
+        return None
     # The same id on every attempt; a claim that takes over from a sender that died mid-send
     # says so, and the channel checks with the provider where it can (see SendContext).
     context = SendContext(delivery_id=key.delivery_id, in_flight_since=claim.in_flight_since)
-    return outcome_for(send_once(delivery.event, setup, context=context), attempt=claim.attempt)
-
-
-# --- one deployment's notifications to one setup never contradict each other ----------------
-NON_TERMINAL_EVENTS = frozenset({Event.STARTED.value, Event.READY.value})
-
-
-def related_events(key: DeliveryKey, setup: NotificationSetup | None) -> list[str]:
-    """The events whose deliveries to the same setup this one must not contradict: for an
-    outcome, started and ready; for started or ready, every other. Only those the setup
-    hears (others were never created), so a setup hearing one event reads nothing more."""
-    heard = set(setup.events or []) if setup is not None else set()
-    related = NON_TERMINAL_EVENTS if key.event in TERMINAL_EVENTS else {e.value for e in Event}
-    return [e.value for e in Event if e.value in heard & related and e.value != key.event]
-
-
-def _siblings(key: DeliveryKey, *, store: Store, events: list[str]) -> list[StoredDelivery]:
-    """The deliveries of the same deployment to the same setup for `events`."""
-    keys = (DeliveryKey(key.deployment_id, event, key.setup_id) for event in events)
-    return [d for k in keys if (d := store.delivery_get(k)) is not None]
-
-
-def superseded_by(key: DeliveryKey, siblings: list[StoredDelivery]) -> str | None:
-    """The terminal event already delivered to the setup that makes this started or ready
-    notification news after the fact (it is then recorded as superseded, not sent), or None."""
-    if key.event not in NON_TERMINAL_EVENTS:
-        return None
-    for sibling in siblings:
-        if sibling.key.event in TERMINAL_EVENTS and sibling.state == DELIVERED:
-            return sibling.key.event
-    return None
-
-
-def _sent_first(sibling: StoredDelivery, *, key: DeliveryKey, claimed_at: datetime) -> bool:
-    """Whether the sibling's send in flight began before this claim (at the same instant, a
-    started or ready goes before the outcome): this one then waits for it."""
-    since = sibling.sending_since
-    if since is None:
-        return False
-    tie_goes_first = sibling.key.event in NON_TERMINAL_EVENTS and key.event in TERMINAL_EVENTS
-    return since < claimed_at or (since == claimed_at and tie_goes_first)
-
-
-def siblings_settled(
-    key: DeliveryKey, *, store: Store, events: list[str], claimed_at: datetime, wait: float
-) -> list[StoredDelivery] | None:
-    """Wait, up to `wait` seconds, for the sends of the same deployment to the same setup that
-    began before this claim (on any node: the ledger's in-flight marks say so), so the
-    provider hears them in order and the outcome is its last word. Returns the siblings as
-    they then stand, or None when one is still in flight."""
-    if not events:
-        return []
-    deadline = time.monotonic() + wait
-    while True:
-        siblings = _siblings(key, store=store, events=events)
-        if not any(_sent_first(s, key=key, claimed_at=claimed_at) for s in siblings):
-            return siblings
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(SIBLING_POLL_SECONDS)
-
-
-SIBLING_POLL_SECONDS = 0.05
+    outcome = outcome_for(send_once(event, setup, context=context), attempt=claim.attempt)
+    if note:
+        outcome = replace(outcome, detail="; ".join(filter(None, (outcome.detail, note))))
+    return outcome
 
 
 def setups_hearing(registration: Registration, event: DeploymentEvent) -> list[NotificationSetup]:
@@ -294,6 +269,7 @@ class Dispatcher:
             max_workers=threads or settings.NOTIFIER_SEND_THREADS, thread_name_prefix="send"
         )
         self.in_flight: set[DeliveryKey] = set()
+        self.waiting: dict[DeliveryKey, float] = {}  # waits for who deployed: look again at
         self.busy = 0  # sends running now
         self._lock = threading.Lock()
 
@@ -302,7 +278,12 @@ class Dispatcher:
             self.busy += 1
         try:
             if not self.stopping():
-                delivery_send(key, store=self.store, holder=self.holder, stopping=self.stopping)
+                state = delivery_send(
+                    key, store=self.store, holder=self.holder, stopping=self.stopping
+                )
+                if state == WAITING:  # look again in a little while, not at every turn
+                    again = min(5.0, max(0.2, settings.NOTIFIER_DEPLOYER_WAIT / 20))
+                    self.waiting[key] = time.monotonic() + again
         except Exception:
             # A storage outage: the claim's lease expires and the delivery is retried.
             log.exception("could not send %s; it will be retried", key)
@@ -314,10 +295,12 @@ class Dispatcher:
 
     def dispatch_due(self) -> int:
         started = 0
+        now = time.monotonic()
+        self.waiting = {k: at for k, at in self.waiting.items() if at > now}
         for key in self.store.deliveries_due(limit=200):
             if self.stopping():
                 break
-            if key in self.in_flight:
+            if key in self.in_flight or key in self.waiting:
                 continue
             self.in_flight.add(key)
             self.executor.submit(self._run, key)

@@ -27,7 +27,7 @@ from typing import Any
 
 from django.contrib.auth.models import Group
 
-from notifier import codedeploy
+from notifier import codedeploy, targets
 from notifier.dispatch import SendResult, delivery_send, holder_name, send_once
 from notifier.events import DeploymentEvent
 from notifier.poller import CycleReport, deployment_poll
@@ -58,13 +58,18 @@ def application_register(
     )
 
 
-def poll_cycle_run(*, store: Store | None = None, client: Any = None) -> CycleReport:
-    """Run one poll cycle, then send every notification that is due, in this thread.
+def poll_cycle_run(
+    *, store: Store | None = None, client: Any = None, targets_client: Any = None
+) -> CycleReport:
+    """Run one poll cycle, then send every notification that is due, in this thread; a
+    failed deployment's notifications say where it broke (looked up with `targets_client`,
+    default: one of boto3's chain, see notifier.targets).
 
     Exactly once still holds: run it from as many processes as you like."""
     store = store or get_store()
     client = client or codedeploy.make_client()
-    report = deployment_poll(store=store, client=client)
+    targets_client = targets_client or codedeploy.make_client(config=targets.TARGETS_CONFIG)
+    report = deployment_poll(store=store, client=client, targets_client=targets_client)
     holder = holder_name()
     for key in store.deliveries_due():
         delivery_send(key, store=store, holder=holder)

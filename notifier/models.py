@@ -48,6 +48,13 @@ class Deployment(models.Model):
     deployment_group = models.CharField(max_length=100)
     status = models.CharField(max_length=16)
     creator = models.CharField(max_length=64, blank=True)
+    deployed_by = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="Who started it, in words (DeploymentEvent.started_by): a person, a "
+        "principal or a category.",
+    )
     revision = models.CharField(max_length=512, blank=True)
     account = models.CharField(
         max_length=12, blank=True, default="", help_text="The AWS account the deployment ran in."

@@ -15,27 +15,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from django.conf import settings
 from django.db import connections
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from notifier import codedeploy
+from notifier import codedeploy, targets
 from notifier.dispatch import deliveries_create, setups_hearing
 from notifier.events import DeploymentEvent, events_for_transition, is_terminal
-from notifier.sources import SourceConfig, SourceError
+from notifier.poll_errors import describe_aws_error
+from notifier.sources import SourceConfig
 from notifier.storage.base import (
     DEFAULT_SOURCE,
     DeliveryKey,
     PollState,
-    StorageError,
     Store,
     poll_lease_name,
 )
+from notifier.whodeployed import deployers_enrich
 from registrations.models import NotificationSetup, Registration, split_groups
 
 log = logging.getLogger(__name__)
+__all__ = ["deployment_poll", "describe_aws_error", "record_poll_error", "source_is_busy"]
 
 POLL_LEASE = poll_lease_name(DEFAULT_SOURCE)  # the default source's
 
@@ -191,10 +192,12 @@ def _changes_find(
     region: str,
     account: str,
     now: datetime,
+    targets_client: Any = None,
 ) -> tuple[dict[str, str], dict[str, float], list[tuple[DeploymentEvent, Registration, list]]]:
     """From the batch-got deployments: the next pending set (watched, not terminal), the
     recently terminal ones with their create times, and the watched deployments whose status
-    changed since the last cycle, each with its events."""
+    changed since the last cycle, each with its events; a newly failed or stopped one with
+    where it broke (notifier.targets, once per deployment) when `targets_client` is given."""
     pending: dict[str, str] = {}
     recent_terminal = dict(state.recent_terminal)
     changes: list[tuple[DeploymentEvent, Registration, list]] = []
@@ -216,8 +219,25 @@ def _changes_find(
         if not transitions:
             continue
         latest = codedeploy.normalise(info, event=transitions[-1], region=region, account=account)
+        if targets_client is not None:
+            latest = targets.with_failure_point(targets_client, latest)
         changes.append((latest, registration, transitions))
     return pending, recent_terminal, changes
+
+
+def _state_advance(
+    state: PollState, pending: dict, recent_terminal: dict, last_created, *, now: datetime
+) -> None:
+    """The poll state after a successful cycle that ran at `now`."""
+    # Forget finished deployments once they are older than the next cycle's listing window.
+    horizon = (now - timedelta(seconds=settings.NOTIFIER_POLL_OVERLAP)).timestamp()
+    state.recent_terminal = {k: v for k, v in recent_terminal.items() if v >= horizon}
+    state.pending = pending
+    state.last_created = last_created
+    state.watermark = now
+    state.last_success = timezone.now()
+    state.last_error = ""
+    state.failing_since = None
 
 
 def source_account(source: SourceConfig | None) -> str:
@@ -237,13 +257,15 @@ def deployment_poll(
     source: SourceConfig | None = None,
     now: datetime | None = None,
     counter: codedeploy.CallCounter | None = None,
+    targets_client: Any = None,
 ) -> CycleReport:
     """Run one poll cycle of `source` (default: the default source) with `client`, a
     CodeDeploy client acting in that source's account and region: its own poll state, its
     own registrations; the events carry its region and account. The watermark moves only
     after the cycle's results are stored. Deployment ids need no source in the ledger's
     keys: AWS makes them unique (d- and nine random characters, per account and region, and
-    not reused), so two sources never report the same id for different deployments."""
+    not reused), so two sources never report the same id for different deployments. Where
+    a failed deployment broke is looked up with `targets_client` (None: not looked up)."""
     began = time.monotonic()
     now = now or timezone.now()
     report = CycleReport()
@@ -264,62 +286,27 @@ def deployment_poll(
     account = source_account(source) if infos and registrations else ""
 
     pending, recent_terminal, changes = _changes_find(
-        infos, state=state, registrations=registrations, region=region, account=account, now=now
+        infos,
+        state=state,
+        registrations=registrations,
+        region=region,
+        account=account,
+        now=now,
+        targets_client=targets_client,
     )
+    changes = deployers_enrich(changes, source=name)
     for events, keys in _changes_store(store, changes, now=now):
         report.events.extend(events)
         report.deliveries.extend(keys)
 
-    # Forget finished deployments once they are older than the next cycle's listing window.
-    horizon = (now - timedelta(seconds=settings.NOTIFIER_POLL_OVERLAP)).timestamp()
-    state.recent_terminal = {k: v for k, v in recent_terminal.items() if v >= horizon}
-    state.pending = pending
-    state.last_created = _newest_created(infos, registrations, state.last_created)
-    state.watermark = now
-    state.last_success = timezone.now()
-    state.last_error = ""
-    state.failing_since = None
+    newest = _newest_created(infos, registrations, state.last_created)
+    _state_advance(state, pending, recent_terminal, newest, now=now)
     store.poll_state_save(state, source=name)
     report.busy = source_is_busy(state, now=now)
     report.seconds = time.monotonic() - began
     if counter is not None:
         report.aws_calls = dict(counter.calls)
     return report
-
-
-def describe_aws_error(exc: Exception) -> str:
-    """The last AWS error in words a person can act on."""
-    if isinstance(exc, SourceError):
-        return str(exc)  # already in words, naming the source
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code, message = error.get("Code", ""), error.get("Message", "")
-        operation = exc.operation_name
-        if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
-            return (
-                f"AWS denied codedeploy:{operation}. Add it to the IAM policy of the "
-                f"service's role (see docs/iam-policy.json). AWS said: {message}"
-            )
-        if code in ("ThrottlingException", "Throttling", "RequestLimitExceeded"):
-            return f"AWS throttled codedeploy:{operation} even after backing off: {message}"
-        if code in ("UnrecognizedClientException", "InvalidClientTokenId", "ExpiredTokenException"):
-            return f"AWS did not accept the service's credentials ({code}): {message}"
-        return f"codedeploy:{operation} failed with {code}: {message}"
-    if isinstance(exc, NoRegionError):
-        return (
-            "no AWS region is configured: set AWS_REGION (for example us-east-1) in the "
-            "service's environment"
-        )
-    if isinstance(exc, NoCredentialsError):
-        return (
-            "no AWS credentials were found: give the service a role, or set "
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-        )
-    if isinstance(exc, BotoCoreError):
-        return f"could not reach AWS CodeDeploy: {exc}"
-    if isinstance(exc, StorageError):
-        return f"could not store poll results: {exc}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def record_poll_error(

@@ -30,10 +30,11 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from notifier import codedeploy
+from notifier import codedeploy, targets
 from notifier.poller import deployment_poll, record_poll_error
 from notifier.sources import CLIENT_LOCK, SourceConfig, boto3_session_for
 from notifier.storage.base import StorageError, Store, poll_lease_name
+from notifier.whodeployed import principals_lookup
 from registrations.sources import Source, source_default
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class SourceSchedule:
     running: Future | None = None
     holding: bool = False
     client: Any = None
+    targets_client: Any = None  # for where failed deployments broke (notifier.targets)
     counter: codedeploy.CallCounter = field(default_factory=codedeploy.CallCounter)
     last_error: str = ""
 
@@ -106,6 +108,7 @@ class SourcePollers:
                 continue
             if schedule.config != config:  # its region or role changed
                 schedule.config, schedule.client = config, None
+                schedule.targets_client = None
             if schedule.due <= now:
                 schedule.running = self._pool.submit(self._cycle, schedule)
         waiting = [s.due for s in self.schedules.values() if not s.busy_polling]
@@ -125,14 +128,19 @@ class SourcePollers:
             # status page and retried, not a crash of the loop.
             if schedule.client is None:
                 with CLIENT_LOCK:
+                    session = boto3_session_for(schedule.config)
                     schedule.client = codedeploy.make_client(
-                        counter=schedule.counter, session=boto3_session_for(schedule.config)
+                        counter=schedule.counter, session=session
+                    )
+                    schedule.targets_client = codedeploy.make_client(
+                        counter=schedule.counter, session=session, config=targets.TARGETS_CONFIG
                     )
             report = deployment_poll(
                 store=self.store,
                 client=schedule.client,
                 source=schedule.config,
                 counter=schedule.counter,
+                targets_client=schedule.targets_client,
             )
             with self._count:
                 self.cycles += 1
@@ -141,6 +149,7 @@ class SourcePollers:
             schedule.last_error = ""
             if report.events:
                 log.info("poll of source %r: %s", name, "; ".join(report.lines()[2:]))
+            principals_lookup(self.store, schedule.config)  # who deployed, once CloudTrail says
         except StorageError as exc:
             log.warning("storage unavailable, will retry: %s", exc)
         except Exception as exc:

@@ -16,19 +16,21 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from notifier import codedeploy
+from notifier import codedeploy, targets
 from notifier.dispatch import deliveries_create, setups_hearing
 from notifier.events import DeploymentEvent, Event, is_terminal, terminal_event
 from notifier.poller import describe_aws_error, registrations_for, source_account
-from notifier.push_messages import Ignored, PushedDeployment, message_classify
+from notifier.push_messages import Ignored, PushedDeployment, PushedPrincipal, message_classify
 from notifier.sources import CLIENT_LOCK, SourceConfig, boto3_session_for
 from notifier.storage.base import Store
+from notifier.whodeployed import cloudtrail_event_record, deployer_enrich
 from registrations.models import Registration
 
 UNKNOWN_ACCOUNT = "unknown_account"
 UNREGISTERED_APPLICATION = "unregistered_application"
 UNWATCHED_GROUP = "unwatched_group"
 UNKNOWN_DEPLOYMENT = "unknown_deployment"  # BatchGetDeployments does not know it
+FAILED_CALL = "failed_call"  # a CreateDeployment call that made no deployment
 STALE = "stale"  # a started/ready message about a deployment already finished
 
 
@@ -93,13 +95,18 @@ class PushBatch:
 
     def __init__(self, *, queue_url: str, store: Store) -> None:
         self.queue_url, self.store = queue_url, store
-        self._clients: dict[SourceConfig, Any] = {}
+        self._clients: dict[tuple[SourceConfig, bool], Any] = {}
 
-    def client(self, config: SourceConfig) -> Any:
-        if config not in self._clients:
+    def client(self, config: SourceConfig, *, for_targets: bool = False) -> Any:
+        """The source's CodeDeploy client; `for_targets`: the one that looks up where a
+        failed deployment broke (notifier.targets: no retries, a short timeout)."""
+        if (config, for_targets) not in self._clients:
+            aws = targets.TARGETS_CONFIG if for_targets else codedeploy.AWS_CONFIG
             with CLIENT_LOCK:
-                self._clients[config] = codedeploy.make_client(session=boto3_session_for(config))
-        return self._clients[config]
+                session = boto3_session_for(config)
+                made = codedeploy.make_client(session=session, config=aws)
+            self._clients[config, for_targets] = made
+        return self._clients[config, for_targets]
 
     def handle(
         self, messages: list[dict[str, Any]], *, sources: list[SourceConfig], now: datetime
@@ -117,6 +124,9 @@ class PushBatch:
             config = source_for(result, sources, queue_url=self.queue_url)
             if config is None:
                 outcome.ignore(message, UNKNOWN_ACCOUNT)
+                continue
+            if isinstance(result, PushedPrincipal):  # who deployed: no CodeDeploy call needed
+                self._principal(config, message, result, outcome)
                 continue
             by_source.setdefault(config.name, (config, []))[1].append((message, result))
         for config, items in by_source.values():
@@ -166,12 +176,22 @@ class PushBatch:
                 latest = codedeploy.normalise(
                     {**info, "status": status}, event=events[-1], region=region, account=account
                 )
-                self._save(latest, events, registration, now=now)
+                latest = targets.with_failure_point(self.client(config, for_targets=True), latest)
+                self._save(latest, events, registration, now=now, source=config.name)
             if stale:
                 outcome.ignore(message, STALE)
             else:
                 outcome.acted += 1
                 outcome.done.append(message)
+
+    def _principal(
+        self, config: SourceConfig, message: dict, pushed: PushedPrincipal, outcome: BatchOutcome
+    ) -> None:
+        if cloudtrail_event_record(pushed.detail, store=self.store, source=config.name) is None:
+            outcome.ignore(message, FAILED_CALL)
+            return
+        outcome.acted += 1
+        outcome.done.append(message)
 
     def _stored_terminal(self, deployment_id: str) -> bool:
         record = self.store.deployment_get(deployment_id)
@@ -184,7 +204,9 @@ class PushBatch:
         registration: Registration,
         *,
         now: datetime,
+        source: str,
     ) -> None:
+        latest = deployer_enrich(latest, source=source)
         self.store.deployment_save(latest, seen_at=now)
         for name in events:
             event = latest.with_event(name)

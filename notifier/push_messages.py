@@ -22,12 +22,15 @@ MAX_BODY_BYTES = 256 * 1024
 
 DEPLOYMENT_STATE_CHANGE = "CodeDeploy Deployment State-change Notification"
 INSTANCE_STATE_CHANGE = "CodeDeploy Instance State-change Notification"
+# CloudTrail's record of codedeploy:CreateDeployment: who deployed (notifier.whodeployed).
+CLOUDTRAIL_API_CALL = "AWS API Call via CloudTrail"
 
 # Why a message was not acted on (counted per queue by Store.push_stats_add).
 MALFORMED = "malformed"
 UNKNOWN_DETAIL_TYPE = "unknown_detail_type"
 INSTANCE_EVENT = "instance_event"
 UNKNOWN_STATE = "unknown_state"
+OTHER_API_CALL = "other_api_call"  # a CloudTrail record of a call other than CreateDeployment
 
 STATE_EVENTS = {
     "START": Event.STARTED,
@@ -108,6 +111,29 @@ def _deployment_state_change(envelope: dict[str, Any]) -> PushedDeployment | Ign
     )
 
 
+@dataclass(frozen=True)
+class PushedPrincipal:
+    """CloudTrail's record of a CreateDeployment call: `detail` names who made it."""
+
+    detail: dict[str, Any]
+    account: str
+    region: str
+
+
+def _cloudtrail_api_call(envelope: dict[str, Any]) -> PushedPrincipal | Ignored:
+    detail = envelope.get("detail")
+    if not isinstance(detail, dict):
+        return Ignored(MALFORMED, "detail is not an object")
+    call = f"{_text(detail.get('eventSource'))} {_text(detail.get('eventName'))}"
+    if call != "codedeploy.amazonaws.com CreateDeployment":
+        return Ignored(OTHER_API_CALL, call[:80])
+    return PushedPrincipal(
+        detail=detail,
+        account=_text(envelope.get("account")) or _text(detail.get("recipientAccountId")),
+        region=_text(envelope.get("region")) or _text(detail.get("awsRegion")),
+    )
+
+
 def _instance_state_change(envelope: dict[str, Any]) -> Ignored:
     return Ignored(INSTANCE_EVENT)  # known, but instances are not notified on
 
@@ -116,6 +142,7 @@ def _instance_state_change(envelope: dict[str, Any]) -> Ignored:
 HANDLERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     DEPLOYMENT_STATE_CHANGE: _deployment_state_change,
     INSTANCE_STATE_CHANGE: _instance_state_change,
+    CLOUDTRAIL_API_CALL: _cloudtrail_api_call,
 }
 
 
@@ -131,7 +158,7 @@ def _unwrap_sns(document: dict[str, Any]) -> dict[str, Any] | Ignored:
     return inner if isinstance(inner, dict) else Ignored(MALFORMED, "Message is not an object")
 
 
-def message_classify(body: str) -> PushedDeployment | Ignored:
+def message_classify(body: str) -> PushedDeployment | PushedPrincipal | Ignored:
     """What the SQS message body `body` says (see the module's docstring)."""
     if len(body) > MAX_BODY_BYTES or len(body.encode("utf-8", "replace")) > MAX_BODY_BYTES:
         return Ignored(MALFORMED, f"the body is over {MAX_BODY_BYTES} bytes")

@@ -244,6 +244,12 @@ NOTIFIER_SEND_TIMEOUT = envnumber("NOTIFIER_SEND_TIMEOUT", 10, minimum=0.1)
 NOTIFIER_MAX_ATTEMPTS = envint("NOTIFIER_MAX_ATTEMPTS", 6, minimum=1)
 NOTIFIER_RETRY_BASE = envnumber("NOTIFIER_RETRY_BASE", 2, minimum=0)
 NOTIFIER_RETRY_MAX = envnumber("NOTIFIER_RETRY_MAX", 300, minimum=0)
+# Who deployed (s): a setup that tells the person waits this long for CloudTrail to name them;
+# a deployment's principal is looked up for LOOKUP_FOR after it was created, each source at
+# most every LOOKUP_EVERY.
+NOTIFIER_DEPLOYER_WAIT = envnumber("NOTIFIER_DEPLOYER_WAIT", 120, minimum=0)
+NOTIFIER_DEPLOYER_LOOKUP_FOR = envnumber("NOTIFIER_DEPLOYER_LOOKUP_FOR", 1800, minimum=0)
+NOTIFIER_DEPLOYER_LOOKUP_EVERY = envnumber("NOTIFIER_DEPLOYER_LOOKUP_EVERY", 15, minimum=0)
 NOTIFIER_SEND_THREADS = envint("NOTIFIER_SEND_THREADS", 8, minimum=1)
 # Each template render stops past these: its thread's CPU ms, output bytes (message_dialect).
 NOTIFIER_TEMPLATE_TIME_LIMIT_MS = envnumber("NOTIFIER_TEMPLATE_TIME_LIMIT_MS", 50, minimum=1)

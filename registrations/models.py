@@ -18,6 +18,7 @@ from django.db import models
 from channels.messages import template_problems
 from channels.registry import kind_for_model, label_for, module_for
 from notifier.events import EVENT_CHOICES, Event
+from registrations.people import DeploymentPrincipal, Person, PersonRule  # noqa: F401
 from registrations.sources import Source, source_default_pk
 from registrations.tokens import ApiToken  # noqa: F401  (a model of this app)
 
@@ -220,6 +221,11 @@ class NotificationSetup(models.Model):
         if isinstance(self, model):
             return self
         return model.objects.get(pk=self.pk)
+
+    def wants_deployer(self) -> bool:
+        """Whether this setup tells the person who deployed (then it waits a while for
+        CloudTrail to name them; see notifier.dispatch). Kinds that can override this."""
+        return False
 
     def hears(self, event: str, deployment_group: str) -> bool:
         groups = split_groups(self.deployment_groups)

@@ -4,6 +4,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.support.aws import FakeCodeDeploy, MotoServer, apply_env, restore_env
+from tests.support.codedeploy_targets import FakeDeploymentTargets
 from tests.support.newrelic import API_KEY, FakeNewRelic
 
 
@@ -44,6 +45,22 @@ def codedeploy(aws) -> FakeCodeDeploy:
     return FakeCodeDeploy(aws.endpoint)
 
 
+@pytest.fixture(scope="session")
+def deployment_targets_server(moto_server):
+    server = FakeDeploymentTargets(forward_to=moto_server.endpoint)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def deployment_targets(deployment_targets_server, aws) -> FakeDeploymentTargets:
+    """CodeDeploy's deployment targets (which moto lacks) on a local server speaking the real
+    protocol; every other CodeDeploy operation is forwarded to moto's server."""
+    deployment_targets_server.reset()
+    yield deployment_targets_server
+    deployment_targets_server.reset()
+
+
 @pytest.fixture
 def newrelic(httpserver, settings) -> FakeNewRelic:
     from channels import newrelic as channel
@@ -59,3 +76,16 @@ def fast_retries(settings):
     settings.NOTIFIER_RETRY_BASE = 0
     settings.NOTIFIER_RETRY_MAX = 0
     return settings
+
+
+@pytest.fixture
+def cloudtrail(httpserver, monkeypatch):
+    """A CloudTrail answering LookupEvents on a local server; boto3 reaches it through
+    AWS_ENDPOINT_URL_CLOUDTRAIL (every other service stays on moto)."""
+    from notifier import cloudtrail as module
+    from tests.support.cloudtrail import FakeCloudTrail
+
+    fake = FakeCloudTrail(httpserver)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", fake.url)
+    module._buckets.clear()
+    return fake

@@ -35,3 +35,7 @@ os.environ.setdefault("NOTIFIER_PUSH_WAIT_SECONDS", "1")
 os.environ.setdefault("NOTIFIER_RECONCILE_INTERVAL", "0.5")
 
 from notifier.settings import *  # noqa: E402, F403
+
+# Emails to the person who deployed wait for CloudTrail; tests that are not about that wait
+# send at once (tests/notifier/test_deployer_wait.py sets its own).
+NOTIFIER_DEPLOYER_WAIT = float(os.environ.get("NOTIFIER_DEPLOYER_WAIT", "0"))

@@ -31,6 +31,12 @@ class HistoryFilterForm(forms.Form):
         help_text="A deployment id, a revision (commit, bucket/key) or a creator.",
     )
     application = forms.CharField(label="Application", required=False, max_length=100)
+    deployed_by = forms.CharField(
+        label="Deployed by",
+        required=False,
+        max_length=200,
+        help_text="Part of a person's name, a role, or e.g. Auto Scaling.",
+    )
     deployment_group = forms.CharField(label="Deployment group", required=False, max_length=100)
     status = forms.ChoiceField(
         label="Status", required=False, choices=[("", "Any status")] + [(s, s) for s in STATUSES]

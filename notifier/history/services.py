@@ -56,5 +56,5 @@ def delivery_resend(*, key: DeliveryKey, user: User, store: Store | None = None)
     rate_limit_take(user=user, action="resend")  # raises RateLimited
     if not store.delivery_requeue(key):
         raise ResendRefused("this notification is already waiting to be sent")
-    state = delivery_send(key, store=store, holder=holder_name())
+    state = delivery_send(key, store=store, holder=holder_name(), wait=False)
     return state or PENDING

@@ -33,6 +33,7 @@ class HistoryFilters:
     since: date | None = None
     until: date | None = None
     q: str = ""
+    deployed_by: str = ""
     source: str = ""
     account: str = ""
     region: str = ""
@@ -46,6 +47,7 @@ class HistoryFilters:
         "since": "from date",
         "until": "to date",
         "q": "search",
+        "deployed_by": "deployed by",
         "source": "source",
         "account": "account",
         "region": "region",
@@ -94,6 +96,7 @@ class DeploymentRow:
     deliveries: tuple[DeliverySummary, ...] = ()
     account: str = ""  # the AWS account and region the deployment ran in
     region: str = ""
+    deployed_by: str = ""  # DeploymentEvent.started_by
 
 
 @dataclass(frozen=True)

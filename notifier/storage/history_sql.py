@@ -40,6 +40,7 @@ _ROW_FIELDS = (
     "deployment_group",
     "status",
     "creator",
+    "deployed_by",
     "revision",
     "account",
     "region",
@@ -63,6 +64,8 @@ def deployments_filtered(using: str, filters: HistoryFilters) -> QuerySet:
         if getattr(filters, name)
     }
     rows = rows.filter(**exact)
+    if filters.deployed_by:
+        rows = rows.filter(deployed_by__icontains=filters.deployed_by.strip())
     if filters.event:
         rows = _event_filter(using, rows, filters.event)
     if filters.kind or filters.outcome:
@@ -114,6 +117,7 @@ def _row(values: dict[str, Any], deliveries) -> DeploymentRow:
         deployment_group=values["deployment_group"],
         status=values["status"],
         creator=values["creator"],
+        deployed_by=values["deployed_by"],
         revision=values["revision"],
         revision_url=revision.get("url", ""),
         create_time=values["create_time"],

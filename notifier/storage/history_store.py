@@ -37,6 +37,7 @@ def row_from_record(record: DeploymentRecord) -> DeploymentRow:
         deployment_group=e.deployment_group,
         status=e.status,
         creator=e.creator,
+        deployed_by=e.started_by,
         revision=e.revision.summary,
         revision_url=e.revision.url,
         create_time=e.create_time,

@@ -27,6 +27,7 @@ def deployment_fields(event: DeploymentEvent) -> dict[str, Any]:
         "deployment_group": event.deployment_group,
         "status": event.status,
         "creator": event.creator,
+        "deployed_by": event.started_by[:200],
         "revision": event.revision.summary[:512],
         "account": event.account[:12],
         "region": event.region[:32],

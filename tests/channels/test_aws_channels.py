@@ -149,8 +149,12 @@ def test_sns_publishes_the_event_as_json_with_attributes(topic_with_queue, faile
         "group": "canary",
         "event": "failed",
         "status": "Failed",
+        "failed_at": "ApplicationStart",  # where it broke, for filter policies
         "test": "false",  # "true" on a test send: a filter policy keeps those out
     }
+    failure = json.loads(envelope["Message"])["failure"]
+    assert failure["target_id"] == "i-0a1b2c3d4e5f60718"
+    assert failure["script_name"] == "scripts/start_server.sh"
 
 
 def test_a_missing_topic_is_permanent(aws_channels, failed_event):

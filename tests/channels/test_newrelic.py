@@ -28,7 +28,7 @@ class FakeSetup:
 def test_the_marker_names_the_github_commit_and_the_creator():
     body = channel.marker_body(sample("deployment-succeeded-github.json"))["deployment"]
     assert body["revision"] == "9f1c2d3e4b5a69788796a5b4c3d2e1f0a9b8c7d6"
-    assert body["user"] == "user"
+    assert body["user"] == "an AWS user (not known yet)"  # CloudTrail has not named them
     assert body["description"] == (
         "CodeDeploy storefront/production deployment d-7QK2M4ZP1 Succeeded"
     )

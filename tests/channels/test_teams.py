@@ -16,7 +16,7 @@ def test_the_card_is_an_adaptive_card_with_the_failure(failed_event):
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     content = attachment["content"]
     assert content["type"] == "AdaptiveCard" and content["version"] == "1.4"
-    title, text, facts = content["body"]
+    title, text, facts, *_ = content["body"]
     assert "storefront/canary deployment d-3HX9WQ2LA failed" in title["text"]
     assert title["color"] == "Attention"
     assert "HOOK_EXECUTION_FAILURE" in text["text"] and "d-5RT8YB3NC" in text["text"]

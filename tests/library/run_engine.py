@@ -21,7 +21,7 @@ def main(webhook_url: str) -> None:
     call_command("migrate", verbosity=0)
     registration = application_register(
         codedeploy_application_name="storefront",
-        setups=[("webhook", {"url": webhook_url, "events": ["succeeded"]})],
+        setups=[("webhook", {"url": webhook_url, "events": ["succeeded", "failed"]})],
     )
     first = poll_cycle_run()
     second = poll_cycle_run()

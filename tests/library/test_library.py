@@ -68,3 +68,41 @@ def test_the_minimal_project_needs_neither_the_admin_nor_the_task_queue():
     )
     assert done.returncode == 0, done.stderr[-4000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_a_failed_deployment_polled_through_the_library_says_where_it_broke(
+    codedeploy, aws, deployment_targets, httpserver, tmp_path
+):
+    from tests.support.codedeploy_targets import fixture_target
+
+    received = []
+
+    def webhook(request):
+        received.append(json.loads(request.data))
+        return Response("ok", status=200)
+
+    httpserver.expect_request("/deploys", method="POST").respond_with_handler(webhook)
+    deployment_id = codedeploy.deploy("storefront")
+    codedeploy.move(deployment_id, "Failed")
+    deployment_targets.add(deployment_id, fixture_target(deployment_id))
+    env = {
+        **os.environ,
+        **aws.env,
+        # CodeDeploy's endpoint serves the deployment targets and forwards the rest to moto
+        "AWS_ENDPOINT_URL_CODEDEPLOY": deployment_targets.endpoint,
+        "DJANGO_SETTINGS_MODULE": "tests.library.minimal_settings",
+        "LIBRARY_DATABASE": str(tmp_path / "library.sqlite3"),
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.library.run_engine", httpserver.url_for("/deploys")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    (polled,) = [body for body in received if body["deployment_id"] == deployment_id]
+    assert polled["failure"]["lifecycle_event"] == "ApplicationStart"
+    assert polled["failure"]["target_id"] == "i-0a1b2c3d4e5f60718"

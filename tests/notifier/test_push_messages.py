@@ -110,4 +110,5 @@ def test_classification_is_a_table_from_detail_type_to_handler():
     assert set(HANDLERS) == {
         "CodeDeploy Deployment State-change Notification",
         "CodeDeploy Instance State-change Notification",
+        "AWS API Call via CloudTrail",  # who deployed: notifier.whodeployed
     }

@@ -29,7 +29,8 @@ from channels.slack import SlackMessage, SlackSetup
 from channels.sns import SnsSetup
 from channels.teams import TeamsSetup
 from channels.webhook import WebhookSetup
-from notifier.dispatch import deliveries_create, delivery_send, related_events
+from notifier.delivery_order import related_events
+from notifier.dispatch import deliveries_create, delivery_send
 from notifier.env import email_from_url
 from notifier.events import DeploymentEvent, Event
 from notifier.storage.base import DELIVERED, SUPERSEDED, DeliveryKey

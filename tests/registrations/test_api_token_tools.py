@@ -49,7 +49,7 @@ def test_a_token_made_by_drf_create_token_keeps_working_and_moves_to_a_hash_on_f
 def test_the_migration_moves_every_drf_token_to_a_hash_and_deletes_the_plain_text():
     alice, bob = user("alice"), user("bob")
     keys = {Token.objects.create(user=alice).key: alice, Token.objects.create(user=bob).key: bob}
-    migration = importlib.import_module("registrations.migrations.0005_api_tokens")
+    migration = importlib.import_module("registrations.migrations.0006_api_tokens")
     migration.move_drf_tokens(apps, None)
     assert not Token.objects.exists()
     for key, owner in keys.items():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from notifier import codedeploy
+from notifier import codedeploy, targets
 from notifier.dispatch import delivery_send, holder_name
 from notifier.loop import service_loop_run
 from notifier.poller import POLL_LEASE, deployment_poll, describe_aws_error
@@ -46,7 +46,14 @@ class Command(BaseCommand):
             counter = codedeploy.CallCounter()
             client = codedeploy.make_client(counter=counter)
             try:
-                report = deployment_poll(store=store, client=client, counter=counter)
+                report = deployment_poll(
+                    store=store,
+                    client=client,
+                    counter=counter,
+                    targets_client=codedeploy.make_client(
+                        counter=counter, config=targets.TARGETS_CONFIG
+                    ),
+                )
             except Exception as exc:
                 raise CommandError(describe_aws_error(exc)) from exc
             for line in report.lines():

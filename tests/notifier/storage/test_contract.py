@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import close_old_connections
 from django.utils import timezone
 
-from notifier.events import DeploymentEvent, Event, Revision
+from notifier.events import DeploymentEvent, Event, FailurePoint, LifecycleStep, Revision
 from notifier.storage.base import (
     DEAD,
     DELIVERED,
@@ -383,6 +383,26 @@ def test_a_deployment_keeps_its_latest_state_and_a_timeline(store):
         ("Succeeded", seen + timedelta(seconds=5)),
     ]
     assert store.deployment_get("d-404") is None
+
+
+def test_a_failed_deployment_keeps_where_it_broke_and_its_deliveries_carry_it(store):
+    failure = FailurePoint(
+        target_id="i-0abc",
+        target_kind="Instance",
+        lifecycle_event="ApplicationStart",
+        status="Failed",
+        script_name="start.sh",
+        log_tail="[stderr]boom\n[stderr]é ünïcode",
+        failed_targets=2,
+        lifecycle_events=(LifecycleStep("ApplicationStart", "Failed", 64.5),),
+    )
+    failed = deployment(status="Failed", event=Event.FAILED).with_failure(failure)
+    store.deployment_save(failed, seen_at=timezone.now())
+    key = DeliveryKey("d-1", "failed", 1)
+    assert store.delivery_create(key, kind="webhook", event=failed)
+
+    assert store.deployment_get("d-1").event.failure == failure
+    assert store.delivery_get(key).event.failure == failure
 
 
 def test_a_late_non_terminal_state_never_replaces_a_terminal_one(store):

@@ -33,7 +33,7 @@ def move_drf_tokens(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registrations', '0004_source_queue_url'),
+        ('registrations', '0005_people'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
     if global_apps.is_installed("rest_framework.authtoken"):
