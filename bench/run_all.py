@@ -18,6 +18,7 @@ BENCHES = [
     ("registrations_apply.py", []),
     ("who_deployed.py", []),
     ("failure_point.py", []),
+    ("token_auth.py", []),
 ]
 
 

@@ -194,7 +194,7 @@ NOTIFIER_MAX_JSON_DEPTH = envint("NOTIFIER_MAX_JSON_DEPTH", 64, minimum=8)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "registrations.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

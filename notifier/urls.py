@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import SimpleRouter
 
 from notifier.history import views
+from registrations import token_views
 from registrations.api import RegistrationTestAlias, RegistrationViewSet
 from registrations.api_sources import SourceViewSet
 from registrations.api_upsert import RegistrationByNameView, RegistrationsApplyView
@@ -30,6 +31,8 @@ urlpatterns = [
     path("login/", views.SignInView.as_view(), name="sign-in"),
     path("logout/", views.SignOutView.as_view(), name="sign-out"),
     path("healthz", views.healthz, name="healthz"),
+    path("tokens/", token_views.token_list, name="token-list"),
+    path("tokens/<int:pk>/revoke/", token_views.token_revoke, name="token-revoke"),
     path("admin/", admin.site.urls),
     # The original service's path: POST /registrations.
     path("registrations", legacy_create, name="registration-legacy"),

@@ -14,7 +14,11 @@ from channels.registry import load_all
 from channels.secrets import mask, secret_field_names
 from notifier.events import EVENT_CHOICES
 from notifier.ratelimit import RateLimited, rate_limit_take
-from registrations import admin_people, admin_sources  # noqa: F401  (register their admins)
+from registrations import (  # noqa: F401  (register their admins)
+    admin_people,
+    admin_sources,
+    admin_tokens,
+)
 from registrations.admin_publishing import PublishingAdminMixin
 from registrations.admin_teams import TeamScopedAdminMixin, admit_team_members, team_scoped_inline
 from registrations.models import Registration, setup_count_problem

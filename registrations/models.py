@@ -20,6 +20,7 @@ from channels.registry import kind_for_model, label_for, module_for
 from notifier.events import EVENT_CHOICES, Event
 from registrations.people import DeploymentPrincipal, Person, PersonRule  # noqa: F401
 from registrations.sources import Source, source_default_pk
+from registrations.tokens import ApiToken  # noqa: F401  (a model of this app)
 
 # CodeDeploy's own limits: application names are 1-100 characters of letters, digits and
 # . _ + = , @ - (https://docs.aws.amazon.com/codedeploy/latest/userguide/limits.html); the
