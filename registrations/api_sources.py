@@ -16,7 +16,11 @@ from registrations.sources import (
     QUEUE_URL_SHAPE,
     REGION_SHAPE,
     ROLE_ARN_SHAPE,
-    Source, SourceInUse, source_delete, source_save
+    Source,
+    SourceInUse,
+    source_delete,
+    source_save,
+)
 from registrations.teams import user_edits_every_team
 
 
