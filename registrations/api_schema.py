@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from drf_spectacular.extensions import (
     OpenApiSerializerExtension,
     OpenApiSerializerFieldExtension,
@@ -132,17 +133,21 @@ class ApiAutoSchema(AutoSchema):
             codes.append(404)
         return codes
 
-    def _map_serializer(self, serializer, direction, bypass_extensions=False):
-        """Adds the patterns a serializer's Meta.schema_patterns names (field -> compiled
-        regex, matched whole) to its fields' schemas."""
-        schema = super()._map_serializer(serializer, direction, bypass_extensions)
-        patterns = getattr(getattr(serializer, "Meta", None), "schema_patterns", {})
-        for name, regex in patterns.items():
-            field = schema.get("properties", {}).get(name)
-            if field is not None and field.get("type") == "string":
-                blank = getattr(serializer.fields.get(name), "allow_blank", False)
-                field["pattern"] = f"^(?:{regex.pattern}){'?' if blank else ''}$"
-        return schema
+    def _insert_field_validators(self, field, schema) -> None:
+        """A string field's pattern: the one its serializer's Meta.schema_patterns names
+        (field -> compiled regex, matched whole), else its RegexValidator's, else "no NUL
+        character" (DRF's string fields refuse them)."""
+        if (
+            isinstance(field, serializers.CharField)
+            and not isinstance(field, serializers.ChoiceField)
+            and schema.get("type") == "string"
+        ):
+            patterns = getattr(getattr(field.parent, "Meta", None), "schema_patterns", {})
+            if field.field_name in patterns:
+                schema["pattern"] = f"^(?:{patterns[field.field_name].pattern})$"
+            elif not any(isinstance(v, RegexValidator) for v in field.validators):
+                schema.setdefault("pattern", "^[^\\x00]+$")
+        super()._insert_field_validators(field, schema)
 
     def _get_response_bodies(self, direction="response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)

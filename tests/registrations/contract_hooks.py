@@ -44,6 +44,9 @@ UNSTATED_RULES = {
     # Which SNS topics and SES senders a setup may use is configuration
     # (NOTIFIER_SNS_TOPIC_ALLOWED, NOTIFIER_SES_FROM_ALLOWED) and the account's identity.
     "topic": r"^topic: ",
+    # Django's email address check (quoted local parts, IDNA domains...) is more than a
+    # pattern can say, and the number of addresses is NOTIFIER_MAX_RECIPIENTS.
+    "recipients": r"^Not an email address|^Give at least one email address|^recipients: at most",
     "from_address": r"is not an address this service may send as",
 }
 RULES = {field: re.compile(pattern) for field, pattern in UNSTATED_RULES.items()}

@@ -59,6 +59,8 @@ def test_every_operation_keeps_the_openapi_contract(live_server, aws, tmp_path):
             "--request-timeout",
             "10",
             "--no-color",
+            "--output-truncate",
+            "false",
             "--report",
             "junit",
             "--report-dir",
