@@ -140,6 +140,7 @@ class ApiAutoSchema(AutoSchema):
         if (
             isinstance(field, serializers.CharField)
             and not isinstance(field, serializers.ChoiceField)
+            and not field.read_only
             and schema.get("type") == "string"
         ):
             patterns = getattr(getattr(field.parent, "Meta", None), "schema_patterns", {})

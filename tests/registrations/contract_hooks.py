@@ -20,8 +20,8 @@ from schemathesis.openapi.checks import RejectedPositiveData
 UNSTATED_RULES = {
     # A registration names a source and a team by name: they must exist (and the caller
     # must be in the team); which names exist changes as sources and teams are added.
-    "source": r"^source '.*' does not exist",
-    "team": r"^team '.*' does not exist|^team must be one of your teams",
+    "source": r"^source .* does not exist",
+    "team": r"^team .* does not exist|^team must be one of your teams",
     # Names are unique, and a source's name is fixed once stored: it depends on what is stored.
     "name": r"^a source with this name exists already|^a source's name cannot be changed",
     "codedeploy_application_name": r"' is registered already",
