@@ -85,7 +85,9 @@ def test_a_generated_client_creates_reads_updates_and_deletes_every_kind(
     topic = boto3.client("sns").create_topic(Name="deployments")["TopicArn"]
     token = Token.objects.create(user=User.objects.create_user("automation", is_staff=True)).key
     client_package = generated_client(f"{live_server.url}/api/schema/", token, tmp_path)
-    api = importlib.import_module("notifier_client.api.api")
+    def operation(name: str):
+        return importlib.import_module(f"notifier_client.api.api.{name}")
+
     models = importlib.import_module("notifier_client.models")
     client = client_package.AuthenticatedClient(
         base_url=live_server.url, token=token, prefix="Token", timeout=30.0
@@ -116,7 +118,7 @@ def test_a_generated_client_creates_reads_updates_and_deletes_every_kind(
     }
     notifications = [wrappers[key](**{key: setup}) for key, setup in setups.items()]
 
-    created = api.api_registrations_create.sync(
+    created = operation("api_registrations_create").sync(
         client=client,
         body=models.NewRegistrationRequest(
             codedeploy_application_name="checkout", notifications=notifications
@@ -126,7 +128,7 @@ def test_a_generated_client_creates_reads_updates_and_deletes_every_kind(
     kinds = [next(iter(n.to_dict())) for n in created.notifications]
     assert kinds == list(setups)
 
-    read = api.api_registrations_retrieve.sync(id=created.id, client=client)
+    read = operation("api_registrations_retrieve").sync(id=created.id, client=client)
     assert isinstance(read, models.Registration)
     assert read.to_dict() == created.to_dict()
     document = json.dumps(read.to_dict())
@@ -134,7 +136,7 @@ def test_a_generated_client_creates_reads_updates_and_deletes_every_kind(
     assert isinstance(read.notifications[0], models.NewRelicNotification)
     assert read.notifications[0].newrelic_notification.application_name == "checkout"
 
-    changed = api.api_registrations_partial_update.sync(
+    changed = operation("api_registrations_partial_update").sync(
         id=created.id,
         client=client,
         body=models.PatchedRegistrationRequest(
@@ -158,7 +160,7 @@ def test_a_generated_client_creates_reads_updates_and_deletes_every_kind(
     assert [e.value for e in first.newrelic_notification.events] == ["succeeded", "failed"]
     assert isinstance(second, models.WebhookNotification)
 
-    refused = api.api_registrations_create.sync(
+    refused = operation("api_registrations_create").sync(
         client=client,
         body=models.NewRegistrationRequest(
             codedeploy_application_name="checkout", notifications=notifications[:1]
@@ -167,8 +169,8 @@ def test_a_generated_client_creates_reads_updates_and_deletes_every_kind(
     assert isinstance(refused, models.FieldErrors)
     assert "registered already" in refused["codedeploy_application_name"][0]
 
-    deleted = api.api_registrations_destroy.sync_detailed(id=created.id, client=client)
+    deleted = operation("api_registrations_destroy").sync_detailed(id=created.id, client=client)
     assert deleted.status_code == 204
-    gone = api.api_registrations_retrieve.sync(id=created.id, client=client)
+    gone = operation("api_registrations_retrieve").sync(id=created.id, client=client)
     assert isinstance(gone, models.Error)
     assert gone.detail
