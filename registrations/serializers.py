@@ -14,14 +14,18 @@ import json
 from typing import Any
 
 from django.contrib.auth.models import Group
-from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from channels.registry import API_KEYS, api_key, module_for
 from channels.secrets import secret_field_names
 from notifier.events import Event
 from registrations.api_fields import StrictCharField, StrictIntegerField, StrictModelSerializer
-from registrations.models import Registration, application_name_problem, setup_count_problem
+from registrations.models import (
+    APPLICATION_NAME_SHAPE,
+    Registration,
+    application_name_problem,
+    setup_count_problem,
+)
 from registrations.sources import Source, source_default
 from registrations.teams import application_name_taken
 
@@ -132,14 +136,7 @@ NOTIFICATIONS_HELP = (
 class RegistrationSerializer(StrictModelSerializer):
     codedeploy_application_name = StrictCharField(
         max_length=100,
-        trim_whitespace=False,
-        validators=[
-            RegexValidator(
-                r"^[A-Za-z0-9._+=,@-]+$",
-                "codedeploy_application_name may contain only letters, digits and . _ + = , @ -"
-                ", as CodeDeploy allows: give the name exactly as AWS shows it",
-            )
-        ],
+        trim_whitespace=False,  # a space is refused, naming it, as CodeDeploy would
         help_text="The CodeDeploy application, exactly as AWS names it.",
         error_messages={
             "required": "codedeploy_application_name is required",
@@ -192,13 +189,13 @@ class RegistrationSerializer(StrictModelSerializer):
             "updated_at",
         )
         read_only_fields = ("id", "created_at", "updated_at")
+        schema_patterns = {"codedeploy_application_name": APPLICATION_NAME_SHAPE}
         # (source, name) is unique: checked in validate() with words naming the field, not
         # by DRF's UniqueTogetherValidator (which would make source required).
         validators: list = []
 
     def validate_codedeploy_application_name(self, value: str) -> str:
-        value = value.strip()
-        problem = application_name_problem(value)
+        problem = application_name_problem(value if value.strip() else "")
         if problem:
             raise serializers.ValidationError(problem)
         return value
