@@ -2,8 +2,9 @@
 
 One failure is dropped, narrowly: a request the document calls valid, refused with 400
 because of a rule the document does not state: one that depends on what is stored or
-configured, or ties one field to another. Each such rule is listed below with the message the API gives; a 400 with any
-other message (a rule the document could state) still fails the run.
+configured, or ties one field to another. Each such rule is listed below with the message
+the API gives; a 400 with any other message (a rule the document could state) still fails
+the run.
 """
 
 from __future__ import annotations
@@ -72,8 +73,7 @@ def refused_by_stateful_rule(status_code: int, body: bytes) -> bool:
     except ValueError:
         return False
     return bool(messages) and all(
-        field in RULES and RULES[field].search(message)
-        for field, message in messages
+        field in RULES and RULES[field].search(message) for field, message in messages
     )
 
 

@@ -85,6 +85,7 @@ def test_a_generated_client_creates_reads_updates_and_deletes_every_kind(
     topic = boto3.client("sns").create_topic(Name="deployments")["TopicArn"]
     token = Token.objects.create(user=User.objects.create_user("automation", is_staff=True)).key
     client_package = generated_client(f"{live_server.url}/api/schema/", token, tmp_path)
+
     def operation(name: str):
         return importlib.import_module(f"notifier_client.api.api.{name}")
 
