@@ -26,6 +26,7 @@ from registrations.sources import Source, source_default_pk
 # API answers InvalidApplicationNameException to anything else.
 APPLICATION_NAME_MAX = 100
 _APPLICATION_NAME_CHARACTERS = re.compile(r"[A-Za-z0-9._+=,@-]")
+APPLICATION_NAME_SHAPE = re.compile(r"[A-Za-z0-9._+=,@-]+")  # and at most APPLICATION_NAME_MAX
 _GROUP_SPLIT = re.compile(r"[\s,]+")
 
 

@@ -9,36 +9,44 @@ runs, so the API and the admin can never disagree.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 from django.contrib.auth.models import Group
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from channels.registry import API_KEYS, api_key, module_for
 from channels.secrets import secret_field_names
 from notifier.events import Event
-from registrations.models import Registration, application_name_problem, setup_count_problem
+from registrations.api_fields import StrictCharField, StrictIntegerField, StrictModelSerializer
+from registrations.models import (
+    APPLICATION_NAME_SHAPE,
+    Registration,
+    application_name_problem,
+    setup_count_problem,
+)
 from registrations.sources import Source, source_default
 from registrations.teams import application_name_taken
 
 COMMON_SETUP_FIELDS = ("id", "events", "enabled", "deployment_groups")
 
 
-def setup_serializer_class(kind: str) -> type[serializers.ModelSerializer]:
+@functools.cache  # one class per kind: the schema names one component per kind
+def setup_serializer_class(kind: str) -> type[StrictModelSerializer]:
     module = module_for(kind)
     secret_names = secret_field_names(module.SETUP_MODEL)
     template_fields = tuple(
         f"{part}_template" for part in getattr(module, "TEMPLATE_PARTS", ("subject", "body"))
     )
 
-    class SetupSerializer(serializers.ModelSerializer):
-        id = serializers.IntegerField(required=False, help_text="Give it to update this setup.")
+    class SetupSerializer(StrictModelSerializer):
+        id = StrictIntegerField(required=False, help_text="Give it to update this setup.")
         events = serializers.ListField(
             child=serializers.ChoiceField(choices=[e.value for e in Event]),
             required=False,
             allow_empty=False,
+            min_length=1,
             help_text=f"Events to notify; default {', '.join(module.DEFAULT_EVENTS)}.",
         )
 
@@ -55,18 +63,6 @@ def setup_serializer_class(kind: str) -> type[serializers.ModelSerializer]:
     return SetupSerializer
 
 
-@extend_schema_field(
-    {
-        "type": "array",
-        "items": {
-            "type": "object",
-            "description": "exactly one key, <kind>_notification, holding that kind's fields",
-            "additionalProperties": {"type": "object"},
-            "minProperties": 1,
-            "maxProperties": 1,
-        },
-    }
-)
 class NotificationsField(serializers.Field):
     """A list of one-key objects: [{"<kind>_notification": {fields...}}, ...]."""
 
@@ -129,9 +125,18 @@ class NotificationsField(serializers.Field):
         return items
 
 
-class RegistrationSerializer(serializers.ModelSerializer):
-    codedeploy_application_name = serializers.CharField(
+NOTIFICATIONS_HELP = (
+    'Who hears about this application: [{"newrelic_notification": {"application_name": '
+    '"..."}}, ...], one object per setup with exactly one key, <kind>_notification. Sent on an '
+    "update, the list replaces the setups: one with its id keeps and updates that setup (a secret "
+    "left out keeps its stored value), one without id is added, one not listed is deleted."
+)
+
+
+class RegistrationSerializer(StrictModelSerializer):
+    codedeploy_application_name = StrictCharField(
         max_length=100,
+        trim_whitespace=False,  # a space is refused, naming it, as CodeDeploy would
         help_text="The CodeDeploy application, exactly as AWS names it.",
         error_messages={
             "required": "codedeploy_application_name is required",
@@ -159,11 +164,15 @@ class RegistrationSerializer(serializers.ModelSerializer):
         required=False,
         allow_null=True,
         help_text="Name of the team (a group) that owns this registration.",
+        error_messages={
+            "does_not_exist": "team {value!r} does not exist: name a team (a group) you are in, "
+            "or leave team out for your only team"
+        },
     )
     notifications = NotificationsField(
         source="setups",
         required=False,
-        help_text='[{"newrelic_notification": {"application_name": "..."}}, ...]',
+        help_text=NOTIFICATIONS_HELP,
     )
 
     class Meta:
@@ -180,13 +189,13 @@ class RegistrationSerializer(serializers.ModelSerializer):
             "updated_at",
         )
         read_only_fields = ("id", "created_at", "updated_at")
+        schema_patterns = {"codedeploy_application_name": APPLICATION_NAME_SHAPE}
         # (source, name) is unique: checked in validate() with words naming the field, not
         # by DRF's UniqueTogetherValidator (which would make source required).
         validators: list = []
 
     def validate_codedeploy_application_name(self, value: str) -> str:
-        value = value.strip()
-        problem = application_name_problem(value)
+        problem = application_name_problem(value if value.strip() else "")
         if problem:
             raise serializers.ValidationError(problem)
         return value
@@ -211,7 +220,7 @@ class RegistrationSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         self._taken_check(attrs)
-        if self.instance is None and not attrs.get("setups"):
+        if (self.instance is None or "setups" in attrs) and not attrs.get("setups"):
             raise serializers.ValidationError(
                 {
                     "notifications": [
@@ -253,8 +262,20 @@ def registration_document(*, registration: Registration) -> dict[str, Any]:
     return json.loads(json.dumps(RegistrationSerializer(registration).data))
 
 
+class NewRegistrationSerializer(RegistrationSerializer):
+    """The body of a create, as the schema shows it: `notifications` is required there."""
+
+    notifications = NotificationsField(
+        source="setups",
+        help_text=NOTIFICATIONS_HELP,
+    )
+
+    class Meta(RegistrationSerializer.Meta):
+        ref_name = "NewRegistration"
+
+
 class TestRequestSerializer(serializers.Serializer):
-    setup = serializers.IntegerField(
+    setup = StrictIntegerField(
         required=False, help_text="Only this setup (its id); leave out to test every setup."
     )
     event = serializers.ChoiceField(

@@ -1,0 +1,119 @@
+"""What /api/schema/ says about registrations, so automation (and generated clients) can
+rely on it; the contract test checks the running API against it."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from channels.registry import API_KEYS
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def schema(settings):
+    settings.NOTIFIER_MAX_SETUPS_PER_REGISTRATION = 7
+    user = User.objects.create_user("automation", is_staff=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def resolve(schema, node):
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def test_notifications_is_a_list_of_one_of_the_eight_kinds(schema):
+    create = schema["paths"]["/api/registrations/"]["post"]["requestBody"]["content"]
+    body = resolve(schema, create["application/json"]["schema"])
+    assert {"codedeploy_application_name", "notifications"} <= set(body["required"])
+    notifications = body["properties"]["notifications"]
+    assert (notifications["type"], notifications["minItems"], notifications["maxItems"]) == (
+        "array",
+        1,
+        7,
+    )
+    kinds = [resolve(schema, item) for item in notifications["items"]["oneOf"]]
+    assert sorted(key for kind in kinds for key in kind["required"]) == sorted(API_KEYS)
+    for kind in kinds:
+        assert kind["additionalProperties"] is False
+        assert len(kind["properties"]) == 1
+
+
+def test_each_kind_states_its_fields_events_limits_and_write_only_secrets(schema):
+    components = schema["components"]["schemas"]
+    sns = components["SnsSetupRequest"]
+    assert sns["required"] == ["topic"]
+    assert sns["properties"]["topic"]["maxLength"] == 400
+    assert sns["properties"]["topic"]["pattern"].startswith("^arn:aws")
+    events = sns["properties"]["events"]
+    assert events["minItems"] == 1
+    assert resolve(schema, events["items"])["enum"] == [
+        "started",
+        "ready",
+        "succeeded",
+        "failed",
+        "stopped",
+    ]
+    pagerduty = components["PagerDutySetupRequest"]
+    assert pagerduty["required"] == ["routing_key"]
+    assert pagerduty["properties"]["routing_key"]["writeOnly"] is True
+    assert "routing_key" not in components["PagerDutySetup"]["properties"]  # never returned
+    webhook = components["WebhookSetupRequest"]
+    assert webhook["required"] == ["url"]
+    assert all(webhook["properties"][name]["writeOnly"] for name in ("url", "secret", "headers"))
+    assert not {"url", "secret", "headers"} & set(components["WebhookSetup"]["properties"])
+    assert components["NewRelicSetupRequest"]["properties"]["application_name"]["description"]
+
+
+def test_every_operation_documents_its_errors_with_their_bodies(schema):
+    paths = schema["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert {"401", "403"} <= set(responses), (method, path)
+            if method in ("post", "put", "patch"):
+                assert {"400", "413", "415"} <= set(responses), (method, path)
+                assert responses["400"]["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/FieldErrors"
+                }
+            if "{" in path:
+                assert "404" in responses, (method, path)
+    test_send = paths["/api/registrations/{id}/test/"]["post"]["responses"]
+    assert test_send["429"]["headers"]["Retry-After"]["required"] is True
+    assert "409" in paths["/api/sources/{id}/"]["delete"]["responses"]
+    assert "201" in paths["/registrations"]["post"]["responses"]  # the original path
+    errors = schema["components"]["schemas"]["FieldErrors"]
+    assert errors["additionalProperties"]["type"] == "array"
+
+
+def test_an_id_that_is_not_a_number_is_a_json_404_under_the_api(client):
+    response = client.get("/api/registrations/0.5/")
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("No such API path")
+    assert "text/html" in client.get("/no-such-page/")["Content-Type"]
+
+
+def test_the_api_takes_json_types_as_the_document_states_them():
+    user = User.objects.create_user("automation", is_staff=True)
+    api = APIClient()
+    api.force_authenticate(user)
+    body = {
+        "codedeploy_application_name": "app",
+        "enabled": "false",
+        "notifications": [{"newrelic_notification": {"application_name": 12}}],
+    }
+    response = api.post("/api/registrations/", body, format="json")
+    assert response.status_code == 400
+    errors = response.json()
+    assert errors["enabled"] == ["must be true or false (a JSON boolean)"]
+    assert errors["notifications"][0]["newrelic_notification"]["application_name"] == [
+        "must be a string"
+    ]
