@@ -99,15 +99,16 @@ class RegistrationViewSet(viewsets.ModelViewSet):
         return response
 
     def _locked_check(self) -> None:
-        """Lock the row for this request's transaction, then check If-Match against it."""
+        """Lock the row for this request's transaction, then check If-Match against it. No
+        such registration is a 404 whatever the preconditions say: an id names one object, and
+        a write by id never creates it (RFC 9110: a 404 comes before any precondition)."""
         lookup = str(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
         if not lookup.isdigit():
             return  # get_object() answers the 404
         locked = self.get_queryset().select_for_update(of=("self",)).filter(pk=lookup).first()
-        current = registration_etag(registration=locked) if locked is not None else None
-        if locked is None and self.request.headers.get("If-Match") is None:
+        if locked is None:
             return  # get_object() answers the 404
-        preconditions_check(self.request, current=current)
+        preconditions_check(self.request, current=registration_etag(registration=locked))
 
     def retrieve(self, request, *args, **kwargs):
         self._saved = self.get_object()

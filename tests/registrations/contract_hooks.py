@@ -26,6 +26,9 @@ UNSTATED_RULES = {
     # Names are unique, and a source's name is fixed once stored: it depends on what is stored.
     "name": r"^a source with this name exists already|^a source's name cannot be changed",
     "codedeploy_application_name": r"' is registered already",
+    # A document names each registration once: items equal in source and application name
+    # but not in everything else, which uniqueItems (whole items) cannot say.
+    "registrations": r"^the document names it twice",
     # A setup's id must be one of this registration's setups.
     "id": r"^this registration has no setup \d+",
     # Rules across fields (one field required or forbidden by another's value): OpenAPI 3.0
@@ -51,12 +54,22 @@ UNSTATED_RULES = {
     "from_address": r"is not an address this service may send as",
 }
 RULES = {field: re.compile(pattern) for field, pattern in UNSTATED_RULES.items()}
+# POST /api/registrations/apply names each problem in one line, "<registration>: <field path>:
+# <message>" (the registration is source/application, or registrations[<index>] before its
+# source is known); the field is the path's last part, and the same rules hold.
+APPLIED = re.compile(r"^(?:registrations\[\d+\]|[^:/\s]+/[^:]*): (?:(?P<path>[\w.\[\]]+): )?")
+FIELD_IN_PATH = re.compile(r"(\w+)(?:\[\d+\])?$")
 
 
 def _messages(errors: Any, field: str = "") -> Iterator[tuple[str, str]]:
     """(field, message) for every message in a field-errors body, nested ones included."""
     if isinstance(errors, str):
-        yield field, errors
+        applied = APPLIED.match(errors) if field == "non_field_errors" else None
+        if applied is None:
+            yield field, errors
+        else:
+            path = FIELD_IN_PATH.search(applied["path"] or "") if applied["path"] else None
+            yield (path[1] if path else "registrations"), errors[applied.end() :]
     elif isinstance(errors, list):
         for item in errors:
             yield from _messages(item, field)
@@ -77,8 +90,18 @@ def refused_by_stateful_rule(status_code: int, body: bytes) -> bool:
     )
 
 
+def refused_by_precondition(status_code: int, headers: dict[str, Any]) -> bool:
+    """412 answers If-Match (the ETag the registration has now) or If-None-Match (whether it
+    exists): what is stored, which a document cannot state."""
+    sent = {name.lower() for name in headers or {}}
+    return status_code == 412 and bool(sent & {"if-match", "if-none-match"})
+
+
 @schemathesis.hook
 def filter_failure(context, failure, case, response) -> bool:
     if isinstance(failure, RejectedPositiveData):
-        return not refused_by_stateful_rule(response.status_code, response.content)
+        return not (
+            refused_by_stateful_rule(response.status_code, response.content)
+            or refused_by_precondition(response.status_code, case.headers)
+        )
     return True
