@@ -119,6 +119,9 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERROR_RESPONSES[code] for code in codes}
 
 
+_NOT_BLANK = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+
+
 class ApiAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema, documenting the errors every operation can answer."""
 
@@ -136,7 +139,8 @@ class ApiAutoSchema(AutoSchema):
     def _insert_field_validators(self, field, schema) -> None:
         """A string field's pattern: the one its serializer's Meta.schema_patterns names
         (field -> compiled regex, matched whole), else its RegexValidator's, else "no NUL
-        character" (DRF's string fields refuse them)."""
+        character" (DRF's string fields refuse them) and, where DRF trims the value and refuses
+        it blank, "not only whitespace"."""
         if (
             isinstance(field, serializers.CharField)
             and not isinstance(field, serializers.ChoiceField)
@@ -147,7 +151,8 @@ class ApiAutoSchema(AutoSchema):
             if field.field_name in patterns:
                 schema["pattern"] = f"^(?:{patterns[field.field_name].pattern})$"
             elif not any(isinstance(v, RegexValidator) for v in field.validators):
-                schema.setdefault("pattern", "^[^\\x00]+$")
+                blank_refused = field.trim_whitespace and not field.allow_blank
+                schema.setdefault("pattern", _NOT_BLANK if blank_refused else "^[^\\x00]+$")
         super()._insert_field_validators(field, schema)
 
     def _get_response_bodies(self, direction="response") -> dict[str, Any]:

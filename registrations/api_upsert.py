@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from notifier.middleware import body_too_large_message
 from registrations.api_upsert_schema import (
+    APPLICATION_PARAMETER,
     APPLY,
     BY_NAME_GET,
     BY_NAME_PUT_RESPONSES,
@@ -104,7 +105,7 @@ class RegistrationByNameView(APIView):
             )
         return {**data, "codedeploy_application_name": application, "source": source.name}
 
-    @extend_schema(parameters=[SOURCE_PARAMETER, ETAG_HEADER], **BY_NAME_GET)
+    @extend_schema(parameters=[APPLICATION_PARAMETER, SOURCE_PARAMETER, ETAG_HEADER], **BY_NAME_GET)
     def get(self, request, application: str):
         rows = Registration.objects.select_related("team", "source").prefetch_related("setups")
         if not user_edits_every_team(request.user):
@@ -116,7 +117,7 @@ class RegistrationByNameView(APIView):
         return _with_etag(Response(RegistrationSerializer(registration).data), registration)
 
     @extend_schema(
-        parameters=[SOURCE_PARAMETER, IF_MATCH, IF_NONE_MATCH, ETAG_HEADER],
+        parameters=[APPLICATION_PARAMETER, SOURCE_PARAMETER, IF_MATCH, IF_NONE_MATCH, ETAG_HEADER],
         request=ReplaceRegistrationSerializer,
         responses=BY_NAME_PUT_RESPONSES,
         summary="Create or replace a registration by application name",

@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from registrations.api_schema import ErrorSerializer
+from registrations.models import APPLICATION_NAME_MAX, APPLICATION_NAME_SHAPE
 from registrations.serializers import NewRegistrationSerializer, RegistrationSerializer
 
 YAML_TYPES = ("application/yaml", "text/yaml")
@@ -18,6 +19,14 @@ DOCUMENT_TYPES_HINT = (
     "('Content-Type: application/yaml' or 'text/yaml')."
 )
 
+APPLICATION_PARAMETER = OpenApiParameter(
+    "application",
+    str,
+    OpenApiParameter.PATH,
+    pattern=rf"^(?!\.\.?$)(?=.{{1,{APPLICATION_NAME_MAX}}}$)(?:{APPLICATION_NAME_SHAPE.pattern})$",
+    description="The CodeDeploy application's name, as AWS names it (an application named . "
+    "or .. cannot be named in a path: use /api/registrations/{id}/).",
+)
 SOURCE_PARAMETER = OpenApiParameter(
     "source", str, description="The source's name; leave out for the default source."
 )
