@@ -98,17 +98,21 @@ class RegistrationViewSet(viewsets.ModelViewSet):
             response["ETag"] = registration_etag(registration=self._saved)
         return response
 
-    def _locked_check(self) -> None:
-        """Lock the row for this request's transaction, then check If-Match against it. No
-        such registration is a 404 whatever the preconditions say: an id names one object, and
-        a write by id never creates it (RFC 9110: a 404 comes before any precondition)."""
+    def _locked(self) -> None:
+        """Lock the row for this request's transaction and note its ETag, which If-Match is
+        checked against once the body is valid. No such registration is a 404 whatever the
+        preconditions say: a write by id never creates one (RFC 9110: 404 before 412)."""
+        self._current = None
         lookup = str(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
         if not lookup.isdigit():
             return  # get_object() answers the 404
         locked = self.get_queryset().select_for_update(of=("self",)).filter(pk=lookup).first()
-        if locked is None:
-            return  # get_object() answers the 404
-        preconditions_check(self.request, current=registration_etag(registration=locked))
+        if locked is not None:
+            self._current = registration_etag(registration=locked)
+
+    def _preconditions_check(self) -> None:
+        if self._current is not None:  # else get_object() has answered the 404
+            preconditions_check(self.request, current=self._current)
 
     def retrieve(self, request, *args, **kwargs):
         self._saved = self.get_object()
@@ -119,13 +123,14 @@ class RegistrationViewSet(viewsets.ModelViewSet):
 
     def update(self, request, *args, **kwargs):
         with transaction.atomic():
-            self._locked_check()
+            self._locked()
             response = super().update(request, *args, **kwargs)
         return self._etag_added(response)
 
     def destroy(self, request, *args, **kwargs):
         with transaction.atomic():
-            self._locked_check()
+            self._locked()
+            self._preconditions_check()
             return super().destroy(request, *args, **kwargs)
 
     def perform_create(self, serializer) -> None:
@@ -134,6 +139,7 @@ class RegistrationViewSet(viewsets.ModelViewSet):
         self._saved = serializer.instance
 
     def perform_update(self, serializer) -> None:
+        self._preconditions_check()  # the body is valid: a 400 comes before any 412
         team = self._team(serializer, current=serializer.instance.team)
         fields = {**serializer.validated_data, "team": team}
         setups = fields.pop("setups", None)

@@ -158,13 +158,13 @@ class RegistrationByNameView(APIView):
             ):
                 taken = application_name_taken(name=application, user=request.user, source=source)
                 raise exceptions.PermissionDenied(taken)
-            current = registration_etag(registration=existing) if existing else None
-            preconditions_check(request, current=current)
             body = self._body(request, application=application, source=source)
             serializer = RegistrationSerializer(
                 instance=existing, data=body, context={"request": request}
             )
-            serializer.is_valid(raise_exception=True)
+            serializer.is_valid(raise_exception=True)  # a body refused is a 400 before any 412
+            current = registration_etag(registration=existing) if existing else None
+            preconditions_check(request, current=current)
             fields = dict(serializer.validated_data)
             try:
                 fields["team"] = team_for_save(

@@ -175,10 +175,7 @@ def _plan_one(entry: dict[str, Any], index: int, *, user, scope) -> tuple[Planne
         return None, [f"registrations[{index}]: {what}: give a name (text)"]
     source = Source.objects.filter(name=source_name).first() if source_name else source_default()
     if source is None:
-        message = (
-            f"source: source {source_name!r} does not exist; name one of /api/sources/, or "
-            "leave source out for the default source"
-        )
+        message = f"source: {source_name!r} does not exist; name one of /api/sources/"
         return None, [f"registrations[{index}]: {message}"]
     name = name.strip()
     label = registration_label(source=source, application=name)

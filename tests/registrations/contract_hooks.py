@@ -21,7 +21,7 @@ from schemathesis.openapi.checks import RejectedPositiveData
 UNSTATED_RULES = {
     # A registration names a source and a team by name: they must exist (and the caller
     # must be in the team); which names exist changes as sources and teams are added.
-    "source": r"^source .* does not exist",
+    "source": r"^source .* does not exist|^'.*' does not exist; name one of /api/sources/",
     "team": r"^team .* does not exist|^team must be one of your teams",
     # Names are unique, and a source's name is fixed once stored: it depends on what is stored.
     "name": r"^a source with this name exists already|^a source's name cannot be changed",
