@@ -41,7 +41,9 @@ def setup_serializer_class(kind: str) -> type[StrictModelSerializer]:
     )
 
     class SetupSerializer(StrictModelSerializer):
-        id = StrictIntegerField(required=False, help_text="Give it to update this setup.")
+        id = StrictIntegerField(
+            required=False, min_value=1, help_text="Give it to update this setup."
+        )
         events = serializers.ListField(
             child=serializers.ChoiceField(choices=[e.value for e in Event]),
             required=False,
@@ -276,7 +278,9 @@ class NewRegistrationSerializer(RegistrationSerializer):
 
 class TestRequestSerializer(serializers.Serializer):
     setup = StrictIntegerField(
-        required=False, help_text="Only this setup (its id); leave out to test every setup."
+        required=False,
+        min_value=1,
+        help_text="Only this setup (its id); leave out to test every setup.",
     )
     event = serializers.ChoiceField(
         choices=[e.value for e in Event],

@@ -31,6 +31,8 @@ UNSTATED_RULES = {
     "registrations": r"^the document names it twice",
     # A setup's id must be one of this registration's setups.
     "id": r"^this registration has no setup \d+",
+    # A test send may name one setup: one of the registration's own, whichever it has now.
+    "setup": r"^registration \d+ has no setup \d+; its setups are",
     # Rules across fields (one field required or forbidden by another's value): OpenAPI 3.0
     # has no if/then, and a oneOf per combination would make every generated client's
     # types unusable.
@@ -47,7 +49,7 @@ UNSTATED_RULES = {
     "url": r"^This URL ",
     # Which SNS topics and SES senders a setup may use is configuration
     # (NOTIFIER_SNS_TOPIC_ALLOWED, NOTIFIER_SES_FROM_ALLOWED) and the account's identity.
-    "topic": r"^topic: ",
+    "topic": r"^topic: |^topic .* is not one this service may publish to",
     # Django's email address check (quoted local parts, IDNA domains...) is more than a
     # pattern can say, and the number of addresses is NOTIFIER_MAX_RECIPIENTS.
     "recipients": r"^Not an email address|^Give at least one email address|^recipients: at most",

@@ -3,6 +3,8 @@ rely on it; the contract test checks the running API against it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
@@ -117,3 +119,88 @@ def test_the_api_takes_json_types_as_the_document_states_them():
     assert errors["notifications"][0]["newrelic_notification"]["application_name"] == [
         "must be a string"
     ]
+
+
+def error_body(schema, response) -> dict:
+    return resolve(schema, response["content"]["application/json"]["schema"])
+
+
+def test_put_by_name_documents_its_body_answers_etag_and_preconditions(schema):
+    put = schema["paths"]["/api/registrations/by-name/{application}"]["put"]
+    body = resolve(schema, put["requestBody"]["content"]["application/json"]["schema"])
+    assert "notifications" in body["required"]
+    assert not {"codedeploy_application_name", "source"} & set(body["properties"])
+    responses = put["responses"]
+    codes = {"200", "201", "400", "401", "403", "404", "409", "412", "413", "415"}
+    assert codes <= set(responses)
+    for code in codes - {"200", "201", "400"}:
+        assert set(error_body(schema, responses[code])["properties"]) >= {"detail"}, code
+    for code in ("200", "201"):
+        assert "ETag" in responses[code]["headers"], code
+        assert "notifications" in error_body(schema, responses[code])["properties"]
+    parameters = {(p["in"], p["name"]): p for p in put["parameters"]}
+    assert {("header", "If-Match"), ("header", "If-None-Match"), ("query", "source")} <= set(
+        parameters
+    )
+    pattern = re.compile(parameters[("path", "application")]["schema"]["pattern"])
+    assert pattern.search("storefront-v2.1_web") and pattern.search("a" * 100)
+    assert not any(pattern.search(name) for name in ("a b", "..", ".", "a" * 101, "café"))
+    get = schema["paths"]["/api/registrations/by-name/{application}"]["get"]["responses"]
+    assert "ETag" in get["200"]["headers"] and {"401", "403", "404"} <= set(get)
+
+
+def test_apply_documents_json_and_yaml_bodies_its_diff_and_the_types_it_takes(schema):
+    apply = schema["paths"]["/api/registrations/apply"]["post"]
+    content = apply["requestBody"]["content"]
+    assert set(content) == {"application/json", "application/yaml", "text/yaml"}
+    assert {body["schema"]["$ref"] for body in content.values()} == {
+        "#/components/schemas/RegistrationsDocumentRequest"
+    }
+    document = resolve(schema, content["text/yaml"]["schema"])
+    assert (document["required"], document["additionalProperties"]) == (["registrations"], False)
+    item = resolve(schema, document["properties"]["registrations"]["items"])
+    assert {"codedeploy_application_name", "notifications"} <= set(item["required"])
+    assert "source" in item["properties"]
+    result = error_body(schema, apply["responses"]["200"])
+    assert set(result["properties"]) == {"added", "changed", "removed", "unchanged", "applied"}
+    change = resolve(schema, result["properties"]["changed"]["items"])
+    assert set(change["properties"]) == {"registration", "fields"}
+    refused = apply["responses"]["415"]
+    assert "application/yaml" in refused["description"] and "text/yaml" in refused["description"]
+    assert {"400", "401", "403", "413"} <= set(apply["responses"])
+    flags = {p["name"]: p["schema"]["type"] for p in apply["parameters"]}
+    assert flags == {"dry_run": "boolean", "prune": "boolean", "team": "string"}
+
+
+def test_writes_by_id_document_the_etag_and_if_match(schema):
+    item = schema["paths"]["/api/registrations/{id}/"]
+    for method in ("put", "patch", "delete"):
+        names = {p["name"] for p in item[method]["parameters"] if p["in"] == "header"}
+        assert "If-Match" in names, method
+        assert "412" in item[method]["responses"], method
+    for method in ("get", "put", "patch"):
+        assert "ETag" in item[method]["responses"]["200"]["headers"], method
+
+
+def test_string_patterns_state_a_slack_token_and_refuse_a_blank_where_the_api_does(schema):
+    components = schema["components"]["schemas"]
+    token = re.compile(components["SlackSetupRequest"]["properties"]["bot_token"]["pattern"])
+    assert token.search("xoxb-1-2-abc") and token.search("")
+    assert not token.search("abc")
+    url = re.compile(components["WebhookSetupRequest"]["properties"]["url"]["pattern"])
+    assert url.search("https://example.com/hook")
+    assert not url.search("\n") and not url.search("  ")
+    setup_id = components["WebhookSetupRequest"]["properties"]["id"]
+    assert setup_id["minimum"] == 1
+    assert components["TestRequestRequest"]["properties"]["setup"]["minimum"] == 1
+
+
+def test_a_page_is_one_whole_number_as_the_document_says():
+    user = User.objects.create_user("automation", is_staff=True)
+    api = APIClient()
+    api.force_authenticate(user)
+    assert api.get("/api/registrations/?page=1").status_code == 200
+    for query in ("page=last", "page=1&page=1", "page=%C2%B9", "page=0"):
+        response = api.get(f"/api/registrations/?{query}")
+        assert response.status_code == 404, query
+        assert "page" in response.json()["detail"].lower(), query
