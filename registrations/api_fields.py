@@ -35,6 +35,17 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class StrictSlugRelatedField(serializers.SlugRelatedField):
+    """DRF's SlugRelatedField, but "" is refused as blank rather than read as null."""
+
+    default_error_messages = {"blank": "must not be blank: name one, or leave it out"}
+
+    def run_validation(self, data=serializers.empty):
+        if data == "":
+            self.fail("blank")
+        return super().run_validation(data)
+
+
 class StrictModelSerializer(serializers.ModelSerializer):
     """A ModelSerializer whose fields made from model fields are the strict ones above."""
 

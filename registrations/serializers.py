@@ -19,7 +19,12 @@ from rest_framework import serializers
 from channels.registry import API_KEYS, api_key, module_for
 from channels.secrets import secret_field_names
 from notifier.events import Event
-from registrations.api_fields import StrictCharField, StrictIntegerField, StrictModelSerializer
+from registrations.api_fields import (
+    StrictCharField,
+    StrictIntegerField,
+    StrictModelSerializer,
+    StrictSlugRelatedField,
+)
 from registrations.models import (
     APPLICATION_NAME_SHAPE,
     Registration,
@@ -148,7 +153,7 @@ class RegistrationSerializer(StrictModelSerializer):
             "characters, CodeDeploy's limit",
         },
     )
-    source = serializers.SlugRelatedField(
+    source = StrictSlugRelatedField(
         slug_field="name",
         queryset=Source.objects.all(),
         required=False,
@@ -158,9 +163,10 @@ class RegistrationSerializer(StrictModelSerializer):
             "does_not_exist": "source {value!r} does not exist: name one of the sources at "
             "/api/sources/, or leave source out for the default source",
             "null": "source must not be null: name a source, or leave it out for the default",
+            "blank": "source must not be blank: name a source, or leave it out for the default",
         },
     )
-    team = serializers.SlugRelatedField(
+    team = StrictSlugRelatedField(
         slug_field="name",
         queryset=Group.objects.all(),
         required=False,
@@ -168,7 +174,9 @@ class RegistrationSerializer(StrictModelSerializer):
         help_text="Name of the team (a group) that owns this registration.",
         error_messages={
             "does_not_exist": "team {value!r} does not exist: name a team (a group) you are in, "
-            "or leave team out for your only team"
+            "or leave team out for your only team",
+            "blank": "team must not be blank: name a team (a group) you are in, or leave team "
+            "out for your only team",
         },
     )
     notifications = NotificationsField(

@@ -409,3 +409,21 @@ def test_the_api_takes_its_flags_as_true_or_false_and_names_an_unknown_team(team
         ).json()["applied"]
         is False
     )
+
+
+@pytest.mark.parametrize(
+    ("document", "words"),
+    [
+        ("registrations: {}\n", "registrations must be a list"),
+        ("registrations:\n", "registrations must be a list"),
+        (
+            "registrations:\n- codedeploy_application_name: web\n  source: ''\n  notifications: []\n",
+            "registrations[0]: source: give a source's name",
+        ),
+    ],
+)
+def test_the_api_refuses_what_the_document_schema_refuses(teams, document, words):
+    api = client_for(User.objects.create_user("ops", is_staff=True))
+    refused = api.post("/api/registrations/apply", document, content_type="text/yaml")
+    assert refused.status_code == 400
+    assert words in json.dumps(refused.json())

@@ -296,3 +296,19 @@ def test_a_setup_id_is_a_positive_number_named_in_the_error(api):
     assert response.status_code == 400
     (errors,) = response.json()["notifications"]
     assert "greater than or equal to 1" in errors["pagerduty_notification"]["id"][0]
+
+
+def test_a_blank_team_or_source_is_refused_not_read_as_none(api):
+    team = put(api, {**BODY, "team": ""})
+    assert team.status_code == 400
+    assert team.json()["team"] == [
+        "team must not be blank: name a team (a group) you are in, or leave team out for your "
+        "only team"
+    ]
+    source = api.post(
+        "/api/registrations/",
+        {**BODY, "codedeploy_application_name": "web", "source": ""},
+        format="json",
+    )
+    assert source.status_code == 400 and "must not be blank" in source.json()["source"][0]
+    assert not Registration.objects.exists()
