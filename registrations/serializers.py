@@ -27,6 +27,7 @@ from registrations.api_fields import (
 )
 from registrations.models import (
     APPLICATION_NAME_SHAPE,
+    GROUPS_SHAPE,
     Registration,
     application_name_problem,
     setup_count_problem,
@@ -60,6 +61,7 @@ def setup_serializer_class(kind: str) -> type[StrictModelSerializer]:
         class Meta:
             model = module.SETUP_MODEL
             fields = (*COMMON_SETUP_FIELDS, *module.SETUP_FIELDS, *template_fields)
+            schema_patterns = {"deployment_groups": GROUPS_SHAPE}
             extra_kwargs = {
                 # Secrets are write-only: never returned; left out of an update, kept as is.
                 **{name: {"write_only": True, "required": False} for name in secret_names},
@@ -199,7 +201,10 @@ class RegistrationSerializer(StrictModelSerializer):
             "updated_at",
         )
         read_only_fields = ("id", "created_at", "updated_at")
-        schema_patterns = {"codedeploy_application_name": APPLICATION_NAME_SHAPE}
+        schema_patterns = {
+            "codedeploy_application_name": APPLICATION_NAME_SHAPE,
+            "deployment_groups": GROUPS_SHAPE,
+        }
         # (source, name) is unique: checked in validate() with words naming the field, not
         # by DRF's UniqueTogetherValidator (which would make source required).
         validators: list = []

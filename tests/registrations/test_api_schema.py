@@ -193,6 +193,12 @@ def test_string_patterns_state_a_slack_token_and_refuse_a_blank_where_the_api_do
     setup_id = components["WebhookSetupRequest"]["properties"]["id"]
     assert setup_id["minimum"] == 1
     assert components["TestRequestRequest"]["properties"]["setup"]["minimum"] == 1
+    for component in ("WebhookSetupRequest", "NewRegistrationRequest"):
+        given, blank = components[component]["properties"]["deployment_groups"]["oneOf"]
+        assert blank["maxLength"] == 0
+        groups = re.compile(given["pattern"])
+        assert groups.search(" blue, green\n" + "g" * 100) and not groups.search("")
+        assert not groups.search("g" * 101) and not groups.search("blue " + "g" * 101)
 
 
 def test_a_page_is_one_whole_number_as_the_document_says():

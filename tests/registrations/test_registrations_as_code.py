@@ -417,7 +417,8 @@ def test_the_api_takes_its_flags_as_true_or_false_and_names_an_unknown_team(team
         ("registrations: {}\n", "registrations must be a list"),
         ("registrations:\n", "registrations must be a list"),
         (
-            "registrations:\n- codedeploy_application_name: web\n  source: ''\n  notifications: []\n",
+            "registrations:\n- codedeploy_application_name: web\n  source: ''\n"
+            "  notifications: []\n",
             "registrations[0]: source: give a source's name",
         ),
     ],
