@@ -48,7 +48,12 @@ def generated_client(schema_url: str, token: str, out: Path):
     )
     document.raise_for_status()
     (out / "schema.json").write_text(document.text)
-    (out / "config.yaml").write_text("post_hooks: []\npackage_name_override: notifier_client\n")
+    # The apply endpoint also takes YAML, which the generator does not write; JSON is YAML, so
+    # a generated client sends its document as JSON under either YAML type.
+    (out / "config.yaml").write_text(
+        "post_hooks: []\npackage_name_override: notifier_client\ncontent_type_overrides:\n"
+        "  application/yaml: application/json\n  text/yaml: application/json\n"
+    )
     tool = shutil.which("openapi-python-client", path=str(Path(sys.executable).parent))
     assert tool, "openapi-python-client is not installed: pip install -e '.[test]'"
     run = subprocess.run(
@@ -169,6 +174,22 @@ def test_a_generated_client_creates_reads_updates_and_deletes_every_kind(
     )
     assert isinstance(refused, models.FieldErrors)
     assert "registered already" in refused["codedeploy_application_name"][0]
+
+    replaced = operation("api_registrations_by_name_update").sync_detailed(
+        application="checkout",
+        client=client,
+        body=models.ReplaceRegistrationRequest(enabled=True, notifications=notifications[:1]),
+    )
+    assert replaced.status_code == 200, replaced.content
+    assert replaced.headers["ETag"] and replaced.parsed.enabled is True
+    planned = operation("api_registrations_apply_create").sync(
+        client=client,
+        dry_run=True,
+        body=models.RegistrationsDocumentRequest(registrations=[]),
+        prune=True,
+    )
+    assert isinstance(planned, models.ApplyResult), planned
+    assert (planned.removed, planned.applied) == (["default/checkout"], False)
 
     deleted = operation("api_registrations_destroy").sync_detailed(id=created.id, client=client)
     assert deleted.status_code == 204
