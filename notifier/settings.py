@@ -214,6 +214,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"EventsEnum": "registrations.serializers.EVENT_CHOICES"},
 }
 
 # --- The engine ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from registrations.sources import Source, source_default
 from registrations.teams import application_name_taken
 
 COMMON_SETUP_FIELDS = ("id", "events", "enabled", "deployment_groups")
+EVENT_CHOICES = [e.value for e in Event]  # one component, EventsEnum (ENUM_NAME_OVERRIDES)
 
 
 @functools.cache  # one class per kind: the schema names one component per kind
@@ -51,7 +52,7 @@ def setup_serializer_class(kind: str) -> type[StrictModelSerializer]:
             required=False, min_value=1, help_text="Give it to update this setup."
         )
         events = serializers.ListField(
-            child=serializers.ChoiceField(choices=[e.value for e in Event]),
+            child=serializers.ChoiceField(choices=EVENT_CHOICES),
             required=False,
             allow_empty=False,
             min_length=1,
@@ -296,7 +297,7 @@ class TestRequestSerializer(serializers.Serializer):
         help_text="Only this setup (its id); leave out to test every setup.",
     )
     event = serializers.ChoiceField(
-        choices=[e.value for e in Event],
+        choices=EVENT_CHOICES,
         required=False,
         help_text="The sample event to send: started, ready, succeeded, failed or stopped. "
         "Leave out for succeeded (or, for a setup that does not hear it, an event it hears).",
