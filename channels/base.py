@@ -25,6 +25,8 @@ Optional:
 - ``TEMPLATE_PARTS``: which of ``subject`` and ``body`` the kind renders from templates in
   templates/messages/<kind>/ (a setup may override them); empty for kinds whose payload is
   the DeploymentEvent itself.
+- ``SETUP_SCHEMA``: per field, what the OpenAPI document adds to its schema (a ``pattern``
+  the model's validators check), so a client can tell a valid value before sending it.
 - ``SETUP_EXTRA_KWARGS``: extra serializer kwargs per field. Fields of type
   channels.secrets.SecretField are write-only in the API and masked in the admin anyway.
 

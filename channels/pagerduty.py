@@ -54,6 +54,7 @@ class PagerDutySetup(NotificationSetup):
 
 SETUP_MODEL = PagerDutySetup
 SETUP_FIELDS = ("routing_key",)
+SETUP_SCHEMA = {"routing_key": {"pattern": _ROUTING_KEY.pattern}}
 
 
 def change_event(

@@ -163,6 +163,7 @@ class SlackMessage(models.Model):
 
 SETUP_MODEL = SlackSetup
 SETUP_FIELDS = ("webhook_url", "bot_token", "channel", "mention_deployer")
+SETUP_SCHEMA = {"bot_token": {"pattern": "^(?:xox[bp]-[^\\x00]*)?$"}}  # or empty: a webhook
 
 
 # --- building the request (pure) ----------------------------------------------------------

@@ -121,6 +121,8 @@ class SnsSetup(NotificationSetup):
 
 SETUP_MODEL = SnsSetup
 SETUP_FIELDS = ("topic",)
+# What the OpenAPI document adds to a field (ECMA regex): the checks validate_topic makes.
+SETUP_SCHEMA = {"topic": {"pattern": f"{_ARN.pattern}|{_NAME.pattern}"}}
 
 
 def topic_arn(topic: str, *, region: str, account: str) -> str:

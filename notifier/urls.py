@@ -5,7 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from notifier.history import views
 from registrations import token_views
-from registrations.api import RegistrationTestAlias, RegistrationViewSet
+from registrations.api import RegistrationTestAlias, RegistrationViewSet, not_found
 from registrations.api_sources import SourceViewSet
 from registrations.api_upsert import RegistrationByNameView, RegistrationsApplyView
 
@@ -14,6 +14,7 @@ admin.site.site_title = "CodeDeploy Notifier admin"
 admin.site.index_title = "Registrations and teams"
 admin.site.site_url = "/"
 
+handler404 = not_found
 router = SimpleRouter()
 router.register("registrations", RegistrationViewSet, basename="registration")
 router.register("sources", SourceViewSet, basename="source")

@@ -7,7 +7,9 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from django.http import JsonResponse
+from django.views import defaults
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -15,9 +17,11 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from notifier.middleware import body_too_large_message
 from notifier.ratelimit import RateLimited, rate_limit_take
+from registrations.api_schema import error_responses
 from registrations.etags import ETAG_HEADER, IF_MATCH, preconditions_check, registration_etag
 from registrations.models import Registration
 from registrations.serializers import (
+    NewRegistrationSerializer,
     RegistrationSerializer,
     TestRequestSerializer,
     TestResponseSerializer,
@@ -35,19 +39,26 @@ from registrations.testing import registration_test_send
 log = logging.getLogger("notifier.api")
 
 
-_STALE = OpenApiResponse(description="If-Match did not hold: GET the registration again.")
+_STORE_DOWN = error_responses(503)  # a save reaches the DynamoDB registrations table
+_STALE_OR_DOWN = error_responses(412, 503)
 
 
 @extend_schema_view(
     retrieve=extend_schema(parameters=[ETAG_HEADER]),
-    create=extend_schema(parameters=[ETAG_HEADER]),
+    create=extend_schema(
+        request=NewRegistrationSerializer,
+        parameters=[ETAG_HEADER],
+        responses={201: RegistrationSerializer, **_STORE_DOWN},
+    ),
     update=extend_schema(
-        parameters=[IF_MATCH, ETAG_HEADER], responses={200: RegistrationSerializer, 412: _STALE}
+        parameters=[IF_MATCH, ETAG_HEADER],
+        responses={200: RegistrationSerializer, **_STALE_OR_DOWN},
     ),
     partial_update=extend_schema(
-        parameters=[IF_MATCH, ETAG_HEADER], responses={200: RegistrationSerializer, 412: _STALE}
+        parameters=[IF_MATCH, ETAG_HEADER],
+        responses={200: RegistrationSerializer, **_STALE_OR_DOWN},
     ),
-    destroy=extend_schema(parameters=[IF_MATCH], responses={204: None, 412: _STALE}),
+    destroy=extend_schema(parameters=[IF_MATCH], responses={204: None, **_STALE_OR_DOWN}),
 )
 class RegistrationViewSet(viewsets.ModelViewSet):
     """Registered CodeDeploy applications and their notification setups.
@@ -87,16 +98,21 @@ class RegistrationViewSet(viewsets.ModelViewSet):
             response["ETag"] = registration_etag(registration=self._saved)
         return response
 
-    def _locked_check(self) -> None:
-        """Lock the row for this request's transaction, then check If-Match against it."""
+    def _locked(self) -> None:
+        """Lock the row for this request's transaction and note its ETag, which If-Match is
+        checked against once the body is valid. No such registration is a 404 whatever the
+        preconditions say: a write by id never creates one (RFC 9110: 404 before 412)."""
+        self._current = None
         lookup = str(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
         if not lookup.isdigit():
             return  # get_object() answers the 404
         locked = self.get_queryset().select_for_update(of=("self",)).filter(pk=lookup).first()
-        current = registration_etag(registration=locked) if locked is not None else None
-        if locked is None and self.request.headers.get("If-Match") is None:
-            return  # get_object() answers the 404
-        preconditions_check(self.request, current=current)
+        if locked is not None:
+            self._current = registration_etag(registration=locked)
+
+    def _preconditions_check(self) -> None:
+        if self._current is not None:  # else get_object() has answered the 404
+            preconditions_check(self.request, current=self._current)
 
     def retrieve(self, request, *args, **kwargs):
         self._saved = self.get_object()
@@ -107,13 +123,14 @@ class RegistrationViewSet(viewsets.ModelViewSet):
 
     def update(self, request, *args, **kwargs):
         with transaction.atomic():
-            self._locked_check()
+            self._locked()
             response = super().update(request, *args, **kwargs)
         return self._etag_added(response)
 
     def destroy(self, request, *args, **kwargs):
         with transaction.atomic():
-            self._locked_check()
+            self._locked()
+            self._preconditions_check()
             return super().destroy(request, *args, **kwargs)
 
     def perform_create(self, serializer) -> None:
@@ -122,6 +139,7 @@ class RegistrationViewSet(viewsets.ModelViewSet):
         self._saved = serializer.instance
 
     def perform_update(self, serializer) -> None:
+        self._preconditions_check()  # the body is valid: a 400 comes before any 412
         team = self._team(serializer, current=serializer.instance.team)
         fields = {**serializer.validated_data, "team": team}
         setups = fields.pop("setups", None)
@@ -132,7 +150,7 @@ class RegistrationViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         request=TestRequestSerializer,
-        responses={200: TestResponseSerializer},
+        responses={200: TestResponseSerializer, **error_responses(429)},
         summary="Send a test notification",
     )
     @action(detail=True, methods=["post"], url_path="test")
@@ -215,3 +233,14 @@ def exception_handler(exc, context):
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     return response
+
+
+def not_found(request, exception=None):
+    """Django's 404 for a path no route matches (an id that is not a number): JSON under the
+    API's paths, as every other API answer is; the HTML page elsewhere."""
+    if request.path.startswith("/api/") or request.path == "/registrations":
+        return JsonResponse(
+            {"detail": "No such API path: check the id in it, and /api/docs/ for the paths."},
+            status=404,
+        )
+    return defaults.page_not_found(request, exception)

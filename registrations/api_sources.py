@@ -4,15 +4,28 @@ registration names one); only staff may add, change or delete one."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, permissions, serializers, status, viewsets
 from rest_framework.validators import UniqueValidator
 
-from registrations.sources import Source, SourceInUse, source_delete, source_save
+from registrations.api_fields import StrictCharField, StrictModelSerializer
+from registrations.api_schema import error_responses
+from registrations.sources import (
+    EXTERNAL_ID_SHAPE,
+    NAME_SHAPE,
+    QUEUE_URL_SHAPE,
+    REGION_SHAPE,
+    ROLE_ARN_SHAPE,
+    Source,
+    SourceInUse,
+    source_delete,
+    source_save,
+)
 from registrations.teams import user_edits_every_team
 
 
-class SourceSerializer(serializers.ModelSerializer):
-    external_id = serializers.CharField(
+class SourceSerializer(StrictModelSerializer):
+    external_id = StrictCharField(
         required=False,
         allow_blank=True,
         write_only=True,
@@ -43,6 +56,14 @@ class SourceSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         )
+        # The shapes source_problems() checks, stated in the document (see ApiAutoSchema).
+        schema_patterns = {
+            "name": NAME_SHAPE,
+            "region": REGION_SHAPE,
+            "role_arn": ROLE_ARN_SHAPE,
+            "external_id": EXTERNAL_ID_SHAPE,
+            "queue_url": QUEUE_URL_SHAPE,
+        }
         read_only_fields = (
             "id",
             "account_id",
@@ -81,6 +102,7 @@ class SourceInUseError(exceptions.APIException):
     default_code = "source_in_use"
 
 
+@extend_schema_view(destroy=extend_schema(responses={204: None, **error_responses(409)}))
 class SourceViewSet(viewsets.ModelViewSet):
     """AWS accounts and regions the service watches. Saving a source checks which account it
     acts in (STS GetCallerIdentity): `account_id` holds the answer, or `check_error` says why

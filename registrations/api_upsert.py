@@ -10,13 +10,21 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, parsers, serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, parsers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notifier.middleware import body_too_large_message
+from registrations.api_upsert_schema import (
+    APPLICATION_PARAMETER,
+    APPLY,
+    BY_NAME_GET,
+    BY_NAME_PUT_RESPONSES,
+    DOCUMENT_TYPES_HINT,
+    SOURCE_PARAMETER,
+    ReplaceRegistrationSerializer,
+)
 from registrations.apply import registrations_apply
 from registrations.as_code import (
     DocumentInvalid,
@@ -43,19 +51,6 @@ from registrations.teams import (
     user_edits_every_team,
 )
 from registrations.upsert import registration_upsert
-
-SOURCE_PARAMETER = OpenApiParameter(
-    "source", str, description="The source's name; leave out for the default source."
-)
-ERRORS = {
-    400: OpenApiResponse(description="A field is wrong; the body names it."),
-    401: OpenApiResponse(description="Not signed in: send 'Authorization: Token <key>'."),
-    403: OpenApiResponse(description="The registration belongs to a team you are not in."),
-    404: OpenApiResponse(description="No such registration (or source)."),
-    412: OpenApiResponse(description="If-Match or If-None-Match did not hold."),
-    413: OpenApiResponse(description="The body is over NOTIFIER_MAX_REQUEST_BYTES."),
-    415: OpenApiResponse(description="Wrong Content-Type."),
-}
 
 
 def _source(request) -> Source:
@@ -110,11 +105,7 @@ class RegistrationByNameView(APIView):
             )
         return {**data, "codedeploy_application_name": application, "source": source.name}
 
-    @extend_schema(
-        parameters=[SOURCE_PARAMETER, ETAG_HEADER],
-        responses={200: RegistrationSerializer, 401: ERRORS[401], 404: ERRORS[404]},
-        summary="Read a registration by application name",
-    )
+    @extend_schema(parameters=[APPLICATION_PARAMETER, SOURCE_PARAMETER, ETAG_HEADER], **BY_NAME_GET)
     def get(self, request, application: str):
         rows = Registration.objects.select_related("team", "source").prefetch_related("setups")
         if not user_edits_every_team(request.user):
@@ -126,14 +117,9 @@ class RegistrationByNameView(APIView):
         return _with_etag(Response(RegistrationSerializer(registration).data), registration)
 
     @extend_schema(
-        parameters=[SOURCE_PARAMETER, IF_MATCH, IF_NONE_MATCH, ETAG_HEADER],
-        request=RegistrationSerializer,
-        responses={
-            200: OpenApiResponse(RegistrationSerializer, description="Replaced."),
-            201: OpenApiResponse(RegistrationSerializer, description="Created."),
-            **ERRORS,
-            409: OpenApiResponse(description="Created by another request at the same moment."),
-        },
+        parameters=[APPLICATION_PARAMETER, SOURCE_PARAMETER, IF_MATCH, IF_NONE_MATCH, ETAG_HEADER],
+        request=ReplaceRegistrationSerializer,
+        responses=BY_NAME_PUT_RESPONSES,
         summary="Create or replace a registration by application name",
         description="The body is the whole registration, as POST takes it; the path's "
         "application name wins (a body naming another is a 400). 201 when created, 200 when "
@@ -172,13 +158,13 @@ class RegistrationByNameView(APIView):
             ):
                 taken = application_name_taken(name=application, user=request.user, source=source)
                 raise exceptions.PermissionDenied(taken)
-            current = registration_etag(registration=existing) if existing else None
-            preconditions_check(request, current=current)
             body = self._body(request, application=application, source=source)
             serializer = RegistrationSerializer(
                 instance=existing, data=body, context={"request": request}
             )
-            serializer.is_valid(raise_exception=True)
+            serializer.is_valid(raise_exception=True)  # a body refused is a 400 before any 412
+            current = registration_etag(registration=existing) if existing else None
+            preconditions_check(request, current=current)
             fields = dict(serializer.validated_data)
             try:
                 fields["team"] = team_for_save(
@@ -224,24 +210,10 @@ class UnsupportedDocumentType(exceptions.APIException):
 
 
 def _flag(request, name: str) -> bool:
-    value = request.query_params.get(name, "false").strip().lower()
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no", ""):
-        return False
+    value = request.query_params.get(name, "false")
+    if value in ("true", "false"):
+        return value == "true"
     raise exceptions.ValidationError({name: [f"{name} must be true or false, not {value!r}"]})
-
-
-class ApplyResultSerializer(serializers.Serializer):
-    added = serializers.ListField(child=serializers.CharField(), help_text="source/application")
-    changed = serializers.ListField(
-        child=serializers.DictField(),
-        help_text='[{"registration": "source/application", "fields": {"enabled": {"from": '
-        'true, "to": false}, "notifications[0].slack_notification.webhook_url": "(changed)"}}]',
-    )
-    removed = serializers.ListField(child=serializers.CharField())
-    unchanged = serializers.IntegerField()
-    applied = serializers.BooleanField(help_text="False for a dry run.")
 
 
 class RegistrationsApplyView(APIView):
@@ -250,27 +222,7 @@ class RegistrationsApplyView(APIView):
     parser_classes = [LimitedJSONParser, YAMLParser, TextYAMLParser]
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("dry_run", bool, description="Only report the differences."),
-            OpenApiParameter(
-                "prune",
-                bool,
-                description="Also remove the registrations in scope the document leaves out.",
-            ),
-            OpenApiParameter(
-                "team",
-                str,
-                description="Every registration must be this team's; "
-                "prune removes only this team's.",
-            ),
-        ],
-        request={
-            "application/json": OpenApiTypes.OBJECT,
-            "application/yaml": OpenApiTypes.STR,
-            "text/yaml": OpenApiTypes.STR,
-        },
-        responses={200: ApplyResultSerializer, **ERRORS},
-        summary="Apply a registrations document (JSON or YAML)",
+        **APPLY,
         description='The body is {"registrations": [...]} of registrations in the shape POST '
         "takes (plus source), as `manage.py registrations export` writes it. Every "
         "registration is checked first and any error refuses the whole document (400, naming "
@@ -283,16 +235,21 @@ class RegistrationsApplyView(APIView):
         try:
             document = request.data
         except exceptions.UnsupportedMediaType:
-            raise UnsupportedDocumentType(
-                "Send the document as JSON ('Content-Type: application/json') or YAML "
-                "('Content-Type: application/yaml' or 'text/yaml')."
-            ) from None
+            raise UnsupportedDocumentType(DOCUMENT_TYPES_HINT) from None
         dry_run, prune = _flag(request, "dry_run"), _flag(request, "prune")
         team = None
-        if request.query_params.get("team"):
-            team = Group.objects.filter(name=request.query_params["team"]).first()
+        name = request.query_params.get("team")
+        if name:
+            team = Group.objects.filter(name=name).first()
             if team is None:
-                raise exceptions.ValidationError({"team": ["no team has this name"]})
+                raise exceptions.ValidationError(
+                    {
+                        "team": [
+                            f"team {name!r} does not exist: name a team (a group), or leave "
+                            "team out"
+                        ]
+                    }
+                )
         try:
             entries = document_entries(document)
             labels = [f"registrations[{i}]" for i in range(len(entries))]

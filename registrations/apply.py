@@ -169,10 +169,14 @@ def _team(entry, validated, existing, *, user, scope: Group | None, label: str):
 
 def _plan_one(entry: dict[str, Any], index: int, *, user, scope) -> tuple[Planned | None, list]:
     name = entry.get("codedeploy_application_name")
-    source_name = entry.get("source") or None
-    if not isinstance(name, str) or not isinstance(source_name, str | None):
-        what = "codedeploy_application_name" if not isinstance(name, str) else "source"
-        return None, [f"registrations[{index}]: {what}: give a name (text)"]
+    source_name = entry.get("source")
+    if not isinstance(name, str) or not isinstance(source_name, str | None) or source_name == "":
+        what = (
+            "codedeploy_application_name: give a name (text)"
+            if not isinstance(name, str)
+            else "source: give a source's name (text), or leave source out for the default source"
+        )
+        return None, [f"registrations[{index}]: {what}"]
     source = Source.objects.filter(name=source_name).first() if source_name else source_default()
     if source is None:
         message = f"source: {source_name!r} does not exist; name one of /api/sources/"

@@ -92,7 +92,7 @@ def document_entries(document: Any) -> list[dict[str, Any]]:
     extra = sorted(str(k) for k in document if k != "registrations")
     if extra:
         raise DocumentInvalid([f"unknown top-level key {', '.join(extra)}: {shape}"])
-    entries = document["registrations"] or []
+    entries = document["registrations"]
     if not isinstance(entries, list):
         raise DocumentInvalid([f"registrations must be a list: {shape}"])
     errors = [

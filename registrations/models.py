@@ -27,7 +27,11 @@ from registrations.tokens import ApiToken  # noqa: F401  (a model of this app)
 # API answers InvalidApplicationNameException to anything else.
 APPLICATION_NAME_MAX = 100
 _APPLICATION_NAME_CHARACTERS = re.compile(r"[A-Za-z0-9._+=,@-]")
+APPLICATION_NAME_SHAPE = re.compile(r"[A-Za-z0-9._+=,@-]+")  # and at most APPLICATION_NAME_MAX
 _GROUP_SPLIT = re.compile(r"[\s,]+")
+# What validate_groups allows, for the OpenAPI document: names of 1 to 100 characters apart
+# (not empty: the document states blank apart, as DRF's allow_blank).
+GROUPS_SHAPE = re.compile(r"(?!$)[\s,]*(?:[^\s,\x00]{1,100}(?:[\s,]+[^\s,\x00]{1,100})*)?[\s,]*")
 
 
 def split_groups(text: str) -> list[str]:

@@ -9,42 +9,60 @@ runs, so the API and the admin can never disagree.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 from django.contrib.auth.models import Group
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from channels.registry import API_KEYS, api_key, module_for
 from channels.secrets import secret_field_names
 from notifier.events import Event
-from registrations.models import Registration, application_name_problem, setup_count_problem
+from registrations.api_fields import (
+    StrictCharField,
+    StrictIntegerField,
+    StrictModelSerializer,
+    StrictSlugRelatedField,
+)
+from registrations.models import (
+    APPLICATION_NAME_SHAPE,
+    GROUPS_SHAPE,
+    Registration,
+    application_name_problem,
+    setup_count_problem,
+)
 from registrations.sources import Source, source_default
 from registrations.teams import application_name_taken
 
 COMMON_SETUP_FIELDS = ("id", "events", "enabled", "deployment_groups")
+EVENT_CHOICES = [e.value for e in Event]  # one component, EventsEnum (ENUM_NAME_OVERRIDES)
 
 
-def setup_serializer_class(kind: str) -> type[serializers.ModelSerializer]:
+@functools.cache  # one class per kind: the schema names one component per kind
+def setup_serializer_class(kind: str) -> type[StrictModelSerializer]:
     module = module_for(kind)
     secret_names = secret_field_names(module.SETUP_MODEL)
     template_fields = tuple(
         f"{part}_template" for part in getattr(module, "TEMPLATE_PARTS", ("subject", "body"))
     )
 
-    class SetupSerializer(serializers.ModelSerializer):
-        id = serializers.IntegerField(required=False, help_text="Give it to update this setup.")
+    class SetupSerializer(StrictModelSerializer):
+        id = StrictIntegerField(
+            required=False, min_value=1, help_text="Give it to update this setup."
+        )
         events = serializers.ListField(
-            child=serializers.ChoiceField(choices=[e.value for e in Event]),
+            child=serializers.ChoiceField(choices=EVENT_CHOICES),
             required=False,
             allow_empty=False,
+            min_length=1,
             help_text=f"Events to notify; default {', '.join(module.DEFAULT_EVENTS)}.",
         )
 
         class Meta:
             model = module.SETUP_MODEL
             fields = (*COMMON_SETUP_FIELDS, *module.SETUP_FIELDS, *template_fields)
+            schema_patterns = {"deployment_groups": GROUPS_SHAPE}
             extra_kwargs = {
                 # Secrets are write-only: never returned; left out of an update, kept as is.
                 **{name: {"write_only": True, "required": False} for name in secret_names},
@@ -55,18 +73,6 @@ def setup_serializer_class(kind: str) -> type[serializers.ModelSerializer]:
     return SetupSerializer
 
 
-@extend_schema_field(
-    {
-        "type": "array",
-        "items": {
-            "type": "object",
-            "description": "exactly one key, <kind>_notification, holding that kind's fields",
-            "additionalProperties": {"type": "object"},
-            "minProperties": 1,
-            "maxProperties": 1,
-        },
-    }
-)
 class NotificationsField(serializers.Field):
     """A list of one-key objects: [{"<kind>_notification": {fields...}}, ...]."""
 
@@ -129,9 +135,18 @@ class NotificationsField(serializers.Field):
         return items
 
 
-class RegistrationSerializer(serializers.ModelSerializer):
-    codedeploy_application_name = serializers.CharField(
+NOTIFICATIONS_HELP = (
+    'Who hears about this application: [{"newrelic_notification": {"application_name": '
+    '"..."}}, ...], one object per setup with exactly one key, <kind>_notification. Sent on an '
+    "update, the list replaces the setups: one with its id keeps and updates that setup (a secret "
+    "left out keeps its stored value), one without id is added, one not listed is deleted."
+)
+
+
+class RegistrationSerializer(StrictModelSerializer):
+    codedeploy_application_name = StrictCharField(
         max_length=100,
+        trim_whitespace=False,  # a space is refused, naming it, as CodeDeploy would
         help_text="The CodeDeploy application, exactly as AWS names it.",
         error_messages={
             "required": "codedeploy_application_name is required",
@@ -141,7 +156,7 @@ class RegistrationSerializer(serializers.ModelSerializer):
             "characters, CodeDeploy's limit",
         },
     )
-    source = serializers.SlugRelatedField(
+    source = StrictSlugRelatedField(
         slug_field="name",
         queryset=Source.objects.all(),
         required=False,
@@ -151,19 +166,26 @@ class RegistrationSerializer(serializers.ModelSerializer):
             "does_not_exist": "source {value!r} does not exist: name one of the sources at "
             "/api/sources/, or leave source out for the default source",
             "null": "source must not be null: name a source, or leave it out for the default",
+            "blank": "source must not be blank: name a source, or leave it out for the default",
         },
     )
-    team = serializers.SlugRelatedField(
+    team = StrictSlugRelatedField(
         slug_field="name",
         queryset=Group.objects.all(),
         required=False,
         allow_null=True,
         help_text="Name of the team (a group) that owns this registration.",
+        error_messages={
+            "does_not_exist": "team {value!r} does not exist: name a team (a group) you are in, "
+            "or leave team out for your only team",
+            "blank": "team must not be blank: name a team (a group) you are in, or leave team "
+            "out for your only team",
+        },
     )
     notifications = NotificationsField(
         source="setups",
         required=False,
-        help_text='[{"newrelic_notification": {"application_name": "..."}}, ...]',
+        help_text=NOTIFICATIONS_HELP,
     )
 
     class Meta:
@@ -180,13 +202,16 @@ class RegistrationSerializer(serializers.ModelSerializer):
             "updated_at",
         )
         read_only_fields = ("id", "created_at", "updated_at")
+        schema_patterns = {
+            "codedeploy_application_name": APPLICATION_NAME_SHAPE,
+            "deployment_groups": GROUPS_SHAPE,
+        }
         # (source, name) is unique: checked in validate() with words naming the field, not
         # by DRF's UniqueTogetherValidator (which would make source required).
         validators: list = []
 
     def validate_codedeploy_application_name(self, value: str) -> str:
-        value = value.strip()
-        problem = application_name_problem(value)
+        problem = application_name_problem(value if value.strip() else "")
         if problem:
             raise serializers.ValidationError(problem)
         return value
@@ -211,7 +236,7 @@ class RegistrationSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         self._taken_check(attrs)
-        if self.instance is None and not attrs.get("setups"):
+        if (self.instance is None or "setups" in attrs) and not attrs.get("setups"):
             raise serializers.ValidationError(
                 {
                     "notifications": [
@@ -253,12 +278,26 @@ def registration_document(*, registration: Registration) -> dict[str, Any]:
     return json.loads(json.dumps(RegistrationSerializer(registration).data))
 
 
+class NewRegistrationSerializer(RegistrationSerializer):
+    """The body of a create, as the schema shows it: `notifications` is required there."""
+
+    notifications = NotificationsField(
+        source="setups",
+        help_text=NOTIFICATIONS_HELP,
+    )
+
+    class Meta(RegistrationSerializer.Meta):
+        ref_name = "NewRegistration"
+
+
 class TestRequestSerializer(serializers.Serializer):
-    setup = serializers.IntegerField(
-        required=False, help_text="Only this setup (its id); leave out to test every setup."
+    setup = StrictIntegerField(
+        required=False,
+        min_value=1,
+        help_text="Only this setup (its id); leave out to test every setup.",
     )
     event = serializers.ChoiceField(
-        choices=[e.value for e in Event],
+        choices=EVENT_CHOICES,
         required=False,
         help_text="The sample event to send: started, ready, succeeded, failed or stopped. "
         "Leave out for succeeded (or, for a setup that does not hear it, an event it hears).",

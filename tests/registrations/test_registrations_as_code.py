@@ -386,3 +386,45 @@ def test_manage_py_registrations_apply_runs_end_to_end(tmp_path):
     failed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert failed.returncode != 0
     assert "PAGERDUTY_CHECKOUT_ROUTING_KEY is not set" in failed.stderr
+
+
+def test_the_api_takes_its_flags_as_true_or_false_and_names_an_unknown_team(teams):
+    api = client_for(User.objects.create_user("ops", is_staff=True))
+    for flag in ("dry_run=1", "prune=yes", "dry_run=True"):
+        refused = api.post(
+            f"/api/registrations/apply?{flag}", "registrations: []", content_type="text/yaml"
+        )
+        name = flag.split("=")[0]
+        assert refused.status_code == 400 and "true or false" in refused.json()[name][0]
+    team = api.post(
+        "/api/registrations/apply?team=nobody", "registrations: []", content_type="text/yaml"
+    )
+    assert team.status_code == 400
+    assert team.json()["team"] == [
+        "team 'nobody' does not exist: name a team (a group), or leave team out"
+    ]
+    assert (
+        api.post(
+            "/api/registrations/apply?dry_run=true", "registrations: []", content_type="text/yaml"
+        ).json()["applied"]
+        is False
+    )
+
+
+@pytest.mark.parametrize(
+    ("document", "words"),
+    [
+        ("registrations: {}\n", "registrations must be a list"),
+        ("registrations:\n", "registrations must be a list"),
+        (
+            "registrations:\n- codedeploy_application_name: web\n  source: ''\n"
+            "  notifications: []\n",
+            "registrations[0]: source: give a source's name",
+        ),
+    ],
+)
+def test_the_api_refuses_what_the_document_schema_refuses(teams, document, words):
+    api = client_for(User.objects.create_user("ops", is_staff=True))
+    refused = api.post("/api/registrations/apply", document, content_type="text/yaml")
+    assert refused.status_code == 400
+    assert words in json.dumps(refused.json())

@@ -265,3 +265,50 @@ def test_two_writers_racing_with_one_etag_get_one_success_and_one_412(live_serve
     assert sorted(code for code, _ in answers) == [200, 412]
     (winner,) = [groups for code, groups in answers if code == 200]
     assert Registration.objects.get().deployment_groups == winner
+
+
+def test_a_write_by_id_to_a_deleted_registration_is_a_404_whatever_if_match_says(api):
+    put(api, BODY)
+    registration = Registration.objects.get()
+    url = f"/api/registrations/{registration.pk}/"
+    etag = api.get(url)["ETag"]
+    assert api.delete(url, headers={"If-Match": etag}).status_code == 204
+    for tag in (etag, "*", '"0123"'):
+        assert api.delete(url, headers={"If-Match": tag}).status_code == 404
+        patched = api.patch(url, {"enabled": False}, format="json", headers={"If-Match": tag})
+        assert patched.status_code == 404
+
+
+def test_a_refused_body_is_a_400_even_with_a_stale_if_match(api):
+    put(api, BODY)
+    pk = Registration.objects.get().pk
+    stale = {"If-Match": '"0123"'}
+    by_name = put(api, {**BODY, "enabled": "no"}, **stale)
+    assert by_name.status_code == 400 and "enabled" in by_name.json()
+    by_id = api.patch(f"/api/registrations/{pk}/", {"enabled": "no"}, format="json", headers=stale)
+    assert by_id.status_code == 400 and "enabled" in by_id.json()
+    assert put(api, BODY, **stale).status_code == 412  # a valid body meets the precondition
+
+
+def test_a_setup_id_is_a_positive_number_named_in_the_error(api):
+    body = {"notifications": [{"pagerduty_notification": {"id": 0, "routing_key": KEY}}]}
+    response = put(api, body)
+    assert response.status_code == 400
+    (errors,) = response.json()["notifications"]
+    assert "greater than or equal to 1" in errors["pagerduty_notification"]["id"][0]
+
+
+def test_a_blank_team_or_source_is_refused_not_read_as_none(api):
+    team = put(api, {**BODY, "team": ""})
+    assert team.status_code == 400
+    assert team.json()["team"] == [
+        "team must not be blank: name a team (a group) you are in, or leave team out for your "
+        "only team"
+    ]
+    source = api.post(
+        "/api/registrations/",
+        {**BODY, "codedeploy_application_name": "web", "source": ""},
+        format="json",
+    )
+    assert source.status_code == 400 and "must not be blank" in source.json()["source"][0]
+    assert not Registration.objects.exists()
