@@ -14,7 +14,13 @@ from notifier import storage
 from notifier.push_health import push_status
 from notifier.storage.base import StorageError
 from notifier.storage.history_rows import PushQueueStats
-from registrations.sources import Source, SourceInUse, source_delete, source_identity_check
+from registrations.sources import (
+    SOURCE_FIELDS,
+    Source,
+    SourceInUse,
+    source_delete,
+    source_identity_check,
+)
 
 HELP = (
     "A source is an AWS account and region the service watches. <b>Own credentials</b>: the "
@@ -33,15 +39,7 @@ class SourceForm(forms.ModelForm):
 
     class Meta:
         model = Source
-        fields = (
-            "name",
-            "region",
-            "credentials",
-            "role_arn",
-            "external_id",
-            "queue_url",
-            "enabled",
-        )
+        fields = SOURCE_FIELDS  # what source_save takes: the admin and the API agree
         widgets = {"external_id": forms.PasswordInput(render_value=False)}
 
     def __init__(self, *args, **kwargs):
