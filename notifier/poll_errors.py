@@ -15,7 +15,7 @@ AWS_REGION, AWS_CREDENTIALS = "aws_region", "aws_credentials"
 
 
 def missing_aws_setting(error: str) -> str:
-    """"aws_region" or "aws_credentials" when a stored poll error (in describe_aws_error's
+    """ "aws_region" or "aws_credentials" when a stored poll error (in describe_aws_error's
     words) says the service has no AWS region or no credentials; "" otherwise."""
     if NO_REGION in error:
         return AWS_REGION
@@ -43,10 +43,7 @@ def describe_aws_error(exc: Exception) -> str:
             return f"AWS did not accept the service's credentials ({code}): {message}"
         return f"codedeploy:{operation} failed with {code}: {message}"
     if isinstance(exc, NoRegionError):
-        return (
-            f"{NO_REGION}: set AWS_REGION (for example us-east-1) in the "
-            "service's environment"
-        )
+        return f"{NO_REGION}: set AWS_REGION (for example us-east-1) in the service's environment"
     if isinstance(exc, NoCredentialsError):
         return (
             f"{NO_CREDENTIALS}: give the service a role, or set "

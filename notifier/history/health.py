@@ -148,7 +148,9 @@ def first_run_missing(health: PollHealth | None) -> list[MissingSetting]:
     missing = []
     if health.failing_part == AWS_REGION:
         missing.append(
-            MissingSetting("AWS_REGION", "the region CodeDeploy runs in, e.g. us-east-1", "Configuration")
+            MissingSetting(
+                "AWS_REGION", "the region CodeDeploy runs in, e.g. us-east-1", "Configuration"
+            )
         )
     if health.failing_part == AWS_CREDENTIALS or not any(
         os.environ.get(name) for name in CREDENTIAL_VARIABLES

@@ -235,7 +235,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """200 while the poller is healthy, 503 otherwise (for load balancers): notifier.health.
 
     Anyone can reach it, so it answers the status, the lag and the failing part's name
-    ("polling" or "storage") only: the last AWS error can name a role ARN and an account
+    ("polling", "storage", or "aws_region"/"aws_credentials" when never polled for want of
+    it: status "not configured") only: the last AWS error can name a role ARN and an account
     id, a storage error hosts and tables; /status/ shows them to signed-in users. It reads
     through get_health_store(), so storage that is down answers 503 within a second.
     """

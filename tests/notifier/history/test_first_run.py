@@ -47,7 +47,9 @@ def without_credentials(monkeypatch) -> None:
 
 def poll_once() -> None:
     """One cycle of every enabled source, as the service loop runs it."""
-    pollers = SourcePollers(store=OrmStore(), holder="node-a", interval=60, idle_interval=60, threads=1)
+    pollers = SourcePollers(
+        store=OrmStore(), holder="node-a", interval=60, idle_interval=60, threads=1
+    )
     try:
         pollers.start_due()
         deadline = time.monotonic() + 30
@@ -110,9 +112,7 @@ def test_the_status_page_lists_only_what_is_missing(aws, client, monkeypatch, se
     assert 'data-setting="NEW_RELIC_API_KEY"' not in page
 
 
-def test_a_region_alone_missing_lists_the_region_and_not_the_credentials(
-    aws, client, monkeypatch
-):
+def test_a_region_alone_missing_lists_the_region_and_not_the_credentials(aws, client, monkeypatch):
     without_region(monkeypatch)  # moto's test credentials are in the environment
     poll_once()
     client.force_login(user("newcomer"))
