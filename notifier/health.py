@@ -7,6 +7,9 @@ is failing and since when, and a headline for people. Unhealthy means one of:
 - storage: the poll state could not be read (`storage_error`);
 - polling has failed without a success for `unhealthy_after` seconds (the poll state's
   `failing_since`, set by the first failed cycle of a run and cleared by a success);
+- not configured: polling has never succeeded and its last error says AWS has no region or
+  no credentials (`failing` is then "aws_region" or "aws_credentials", at once: waiting
+  will not fix it);
 - the last success is older than `stale_after` (no cycle runs: is the task cluster up?), or
   there never was one.
 
@@ -24,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from notifier.poll_errors import AWS_CREDENTIALS, AWS_REGION, missing_aws_setting
 from notifier.storage.base import PollState, StorageError, Store
 
 POLLING = "polling"
@@ -43,7 +47,8 @@ def stale_after_seconds(*, poll_interval: float) -> float:
 
 @dataclass(frozen=True)
 class PollHealth:
-    """The service's health. `failing_part` is "polling", "storage" or "" (nothing failing);
+    """The service's health. `failing_part` is "polling", "storage", "aws_region",
+    "aws_credentials" (never polled for want of it) or "" (nothing failing);
     `error` is the failure in words, for signed-in pages only (it can name an account id or
     a role ARN): /healthz answers `public()`."""
 
@@ -65,10 +70,19 @@ class PollHealth:
         """Healthy with nothing failing: the only state /status/ shows as good."""
         return self.healthy and not self.failing_part
 
+    @property
+    def not_configured(self) -> bool:
+        """Polling has never succeeded because AWS has no region or no credentials."""
+        return self.failing_part in (AWS_REGION, AWS_CREDENTIALS)
+
     def public(self) -> dict[str, Any]:
         """/healthz's body: the status, the lag and the failing part's name, nothing else."""
         body: dict[str, Any] = {
-            "status": "ok" if self.healthy else "unhealthy",
+            "status": "ok"
+            if self.healthy
+            else "not configured"
+            if self.not_configured
+            else "unhealthy",
             "poll_lag_seconds": None if self.lag_seconds is None else round(self.lag_seconds, 1),
         }
         if self.failing_part:
@@ -99,6 +113,21 @@ def _storage_failing(*, error: str, allowed: float, after: float) -> PollHealth:
         advice="Check that the database (or DynamoDB) the service uses is reachable.",
         error=error,
         state=None,
+    )
+
+
+def _not_configured(*, state: PollState, missing: str, allowed: float, after: float) -> PollHealth:
+    return PollHealth(
+        healthy=False,
+        failing_part=missing,
+        failing_since=state.failing_since,
+        lag_seconds=None,
+        allowed_seconds=allowed,
+        unhealthy_after=after,
+        headline=f"The service cannot poll CodeDeploy yet: {state.last_error}",
+        advice="Set what is missing in the service's environment and restart it.",
+        error=state.last_error,
+        state=state,
     )
 
 
@@ -147,6 +176,9 @@ def poll_health(
         return _storage_failing(error=storage_error, allowed=allowed, after=after)
     last_success = state.last_success
     lag = (now - last_success).total_seconds() if last_success else None
+    missing = missing_aws_setting(state.last_error) if last_success is None else ""
+    if state.failing_since is not None and missing:
+        return _not_configured(state=state, missing=missing, allowed=allowed, after=after)
     if state.failing_since is not None:
         return _polling_failing(
             state=state,

@@ -3,14 +3,17 @@ push queue has received."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
 from notifier import storage
 from notifier.health import PollHealth, poll_health_now, poll_health_read, sources_health
+from notifier.poll_errors import AWS_CREDENTIALS, AWS_REGION
 from notifier.push_health import IGNORED_REASONS, PushStatus, age_text, push_status
 from notifier.storage.base import DEFAULT_SOURCE, HistoryReader, Store
 from notifier.storage.history_rows import PushQueueStats
@@ -115,3 +118,57 @@ def push_queues(*, store: Store | None = None, now: datetime | None = None) -> l
             )
         )
     return rows
+
+
+# Where boto3 finds credentials without a key pair: a profile, a task role, web identity.
+CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+)
+
+
+@dataclass(frozen=True)
+class MissingSetting:
+    """One thing a first run lacks: the setting, what to set, and the README section."""
+
+    setting: str
+    what: str
+    readme_section: str
+
+
+def first_run_missing(health: PollHealth | None) -> list[MissingSetting]:
+    """What to set before the service can poll, when polling has never succeeded for want of
+    an AWS region or credentials (the region's error hides whether credentials are there too:
+    then they are listed unless the environment names some); and NEW_RELIC_API_KEY when unset."""
+    if health is None or not health.not_configured:
+        return []
+    missing = []
+    if health.failing_part == AWS_REGION:
+        missing.append(
+            MissingSetting(
+                "AWS_REGION", "the region CodeDeploy runs in, e.g. us-east-1", "Configuration"
+            )
+        )
+    if health.failing_part == AWS_CREDENTIALS or not any(
+        os.environ.get(name) for name in CREDENTIAL_VARIABLES
+    ):
+        missing.append(
+            MissingSetting(
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                "or AWS_PROFILE, or an instance or task role; or a source with a role in the "
+                "admin (Sources)",
+                "AWS permissions",
+            )
+        )
+    if not settings.NEW_RELIC_API_KEY:
+        missing.append(
+            MissingSetting(
+                "NEW_RELIC_API_KEY",
+                "a New Relic User API key (NRAK-...), for deployment markers",
+                "New Relic deployment markers",
+            )
+        )
+    return missing

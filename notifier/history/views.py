@@ -24,7 +24,13 @@ from notifier.checks import provider_problems
 from notifier.history import charts, deployment, listing, services, statistics
 from notifier.history.applications import application_summary
 from notifier.history.forms import HistoryFilterForm, cursors, page_number
-from notifier.history.health import healthz_health, poller_health, push_queues, queue_depth
+from notifier.history.health import (
+    first_run_missing,
+    healthz_health,
+    poller_health,
+    push_queues,
+    queue_depth,
+)
 from notifier.history.sources import SourceNames
 from notifier.ratelimit import RateLimited
 from notifier.storage.base import DeliveryKey, StorageError
@@ -90,7 +96,8 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
         "has_registrations": bool(choices["applications"]),
     }
     if not page.rows and not filtering:
-        context["poller"] = _poller_or_none()
+        context["poller"] = poller = _poller_or_none()
+        context["first_run"] = first_run_missing(poller)
     return render(request, "history/deployment_list.html", context)
 
 
@@ -160,6 +167,7 @@ def application_detail(request: HttpRequest, application: str) -> HttpResponse:
         keys=("Deployments",),
         label=f"Deployments of {application} per week over {summary.window_days} days",
     )
+    poller = _poller_or_none() if not summary.recent.rows else None
     return render(
         request,
         "history/application_detail.html",
@@ -167,7 +175,8 @@ def application_detail(request: HttpRequest, application: str) -> HttpResponse:
             "summary": summary,
             "weekly_chart": weekly_chart,
             "can_edit": registration_editable(user=request.user, registration=summary.registration),
-            "poller": _poller_or_none() if not summary.recent.rows else None,
+            "poller": poller,
+            "first_run": first_run_missing(poller),
         },
     )
 
@@ -217,6 +226,7 @@ def status(request: HttpRequest) -> HttpResponse:
         "now": timezone.now(),
         "has_registrations": Registration.objects.exists(),
         "configuration_problems": provider_problems(),
+        "first_run": first_run_missing(health),
     }
     return render(request, "history/status.html", context)
 
@@ -225,7 +235,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """200 while the poller is healthy, 503 otherwise (for load balancers): notifier.health.
 
     Anyone can reach it, so it answers the status, the lag and the failing part's name
-    ("polling" or "storage") only: the last AWS error can name a role ARN and an account
+    ("polling", "storage", or "aws_region"/"aws_credentials" when never polled for want of
+    it: status "not configured") only: the last AWS error can name a role ARN and an account
     id, a storage error hosts and tables; /status/ shows them to signed-in users. It reads
     through get_health_store(), so storage that is down answers 503 within a second.
     """

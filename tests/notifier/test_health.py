@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from botocore.exceptions import NoCredentialsError, NoRegionError
+
 from notifier.health import poll_health, unhealthy_after_seconds
+from notifier.poll_errors import describe_aws_error
 from notifier.storage.base import PollState
 
 NOW = datetime(2026, 11, 29, 12, 5, 10, tzinfo=UTC)
@@ -107,3 +110,25 @@ def test_a_source_with_a_push_queue_is_not_late_between_reconciling_polls(settin
     health = sources_health(states=states, now=NOW, pushed=frozenset({"pushed"}))
     assert not health.healthy
     assert health.source == "polled"
+
+
+def test_a_poll_that_never_succeeded_for_want_of_a_region_is_not_configured_at_once():
+    error = describe_aws_error(NoRegionError())
+    result = health(PollState(last_error=error, failing_since=NOW - timedelta(seconds=1)))
+    assert not result.healthy and result.not_configured
+    assert result.public() == {
+        "status": "not configured",
+        "poll_lag_seconds": None,
+        "failing": "aws_region",
+    }
+
+
+def test_credentials_lost_after_a_success_are_a_polling_failure_not_a_first_run():
+    state = PollState(
+        last_success=NOW - timedelta(seconds=130),
+        last_error=describe_aws_error(NoCredentialsError()),
+        failing_since=NOW - timedelta(seconds=120),
+    )
+    result = health(state)
+    assert not result.not_configured
+    assert result.public()["status"] == "unhealthy" and result.failing_part == "polling"
