@@ -6,12 +6,15 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from notifier.sources import boto3_session_for
 from registrations.applications import codedeploy_applications
 from registrations.models import Registration
 from registrations.sources import source_default
 from tests.registrations.test_admin import ADD_URL, management_data
+from tests.registrations.test_api import post
 from tests.support.aws import FakeCodeDeploy
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +33,14 @@ def fresh(aws):
 @pytest.fixture
 def staff_client(client):
     client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
+    return client
+
+
+@pytest.fixture
+def api():
+    user = User.objects.create_user("automation", is_staff=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
 
 
@@ -130,3 +141,59 @@ def test_without_credentials_the_form_says_why_and_still_saves(staff_client, no_
     assert response.status_code == 200
     assert Registration.objects.filter(codedeploy_application_name="storefront").exists()
     assert "saved anyway" not in response.content.decode()
+
+
+# --- the REST API: warnings in the answer, never a refusal ----------------------------------
+
+ORIGINAL = {
+    "codedeploy_application_name": "storefront",
+    "notifications": [{"newrelic_notification": {"application_name": "storefront-web"}}],
+}
+NOT_FOUND = {
+    "field": "codedeploy_application_name",
+    "code": "application_not_found",
+    "message": "no CodeDeploy application 'storefront' in source 'default'; saved anyway: "
+    "it may be created later",
+}
+
+
+def test_the_api_saves_an_unknown_name_and_answers_a_warning(api, applications):
+    applications("billing")
+    response = post(api, ORIGINAL)
+    assert response.status_code == 201, response.content
+    assert response.json()["warnings"] == [NOT_FOUND]
+    assert Registration.objects.filter(codedeploy_application_name="storefront").exists()
+
+
+def test_the_api_answers_no_warnings_for_a_known_name(api, applications):
+    applications("storefront")
+    created = post(api, ORIGINAL).json()
+    assert created["warnings"] == []
+    changed = api.patch(
+        f"/api/registrations/{created['id']}/", {"enabled": False}, format="json"
+    ).json()
+    assert changed["warnings"] == [] and changed["enabled"] is False
+
+
+def test_an_update_to_an_unknown_name_answers_a_warning(api, applications):
+    applications("billing")
+    created = post(api, {**ORIGINAL, "codedeploy_application_name": "billing"}).json()
+    assert created["warnings"] == []
+    changed = api.patch(
+        f"/api/registrations/{created['id']}/",
+        {"codedeploy_application_name": "storefront"},
+        format="json",
+    )
+    assert changed.status_code == 200 and changed.json()["warnings"] == [NOT_FOUND]
+
+
+def test_a_put_by_name_of_an_unknown_name_answers_a_warning(api, applications):
+    response = api.put("/api/registrations/by-name/storefront", ORIGINAL, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["warnings"] == [NOT_FOUND]
+
+
+def test_the_api_answers_no_warnings_when_the_list_cannot_be_read(api, no_credentials):
+    response = post(api, ORIGINAL)
+    assert response.status_code == 201, response.content
+    assert response.json()["warnings"] == []
