@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from notifier.sources import boto3_session_for
 from registrations.applications import codedeploy_applications
 from registrations.models import Registration
-from registrations.sources import source_default
+from registrations.sources import Source, source_default
 from tests.registrations.test_admin import ADD_URL, management_data
 from tests.registrations.test_api import post
 from tests.support.aws import FakeCodeDeploy
@@ -93,6 +93,21 @@ def test_the_add_page_suggests_the_default_sources_applications(staff_client, ap
     assert '<datalist id="codedeploy-applications">' in html
     assert '<option value="billing"><option value="storefront">' in html
     assert "Refresh the list" in html
+
+
+def test_a_registration_of_another_source_suggests_that_sources_applications(
+    staff_client, applications
+):
+    applications("storefront")  # in the default source's account, not in prod's
+    prod = Source.objects.create(
+        name="prod", credentials="role", role_arn="arn:aws:iam::210987654321:role/notifier"
+    )
+    registration = Registration.objects.create(codedeploy_application_name="shop", source=prod)
+    page = staff_client.get(f"/admin/registrations/registration/{registration.pk}/change/")
+    html = page.content.decode()
+    assert "Suggestions: the 0 applications of source &#x27;prod&#x27;" in html
+    assert '<option value="storefront">' not in html
+    assert f"{REFRESH}{prod.pk}/?next=" in html
 
 
 def test_refresh_reads_the_list_again_and_goes_back(staff_client, applications):
