@@ -19,6 +19,11 @@ from registrations import (  # noqa: F401  (register their admins)
     admin_sources,
     admin_tokens,
 )
+from registrations.admin_applications import (
+    applications_refresh_urls,
+    applications_suggest,
+    applications_warn,
+)
 from registrations.admin_publishing import PublishingAdminMixin
 from registrations.admin_teams import TeamScopedAdminMixin, admit_team_members, team_scoped_inline
 from registrations.models import Registration, setup_count_problem
@@ -166,6 +171,7 @@ def _setup_inline(module) -> type[admin.StackedInline]:
 
 class RegistrationForm(forms.ModelForm):
     user = None  # the signed-in user, set by RegistrationAdmin.get_form
+    back_url = ""  # the page the form is on, set by RegistrationAdmin.get_form
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -175,6 +181,7 @@ class RegistrationForm(forms.ModelForm):
             self.fields["source"].empty_label = f"{default.name} (the default source)"
             if not self.instance.pk:
                 self.initial["source"] = default.pk
+        applications_suggest(self, back=self.back_url)
 
     def clean_codedeploy_application_name(self) -> str:
         return self.cleaned_data["codedeploy_application_name"].strip()
@@ -233,7 +240,15 @@ class RegistrationAdmin(TeamScopedAdminMixin, PublishingAdminMixin, admin.ModelA
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)  # a new class each time
         form.user = request.user
+        form.back_url = request.get_full_path()
         return form
+
+    def get_urls(self):
+        return applications_refresh_urls(self) + super().get_urls()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        applications_warn(request, name=obj.codedeploy_application_name, source=obj.source)
 
     def _create_formsets(self, request, obj, change):
         formsets, inline_instances = super()._create_formsets(request, obj, change)

@@ -18,6 +18,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from notifier.middleware import body_too_large_message
 from notifier.ratelimit import RateLimited, rate_limit_take
 from registrations.api_schema import error_responses
+from registrations.applications import application_warnings
 from registrations.etags import ETAG_HEADER, IF_MATCH, preconditions_check, registration_etag
 from registrations.models import Registration
 from registrations.serializers import (
@@ -137,6 +138,7 @@ class RegistrationViewSet(viewsets.ModelViewSet):
         fields = {**serializer.validated_data, "team": self._team(serializer, current=None)}
         serializer.instance = registration_create(setups=fields.pop("setups", []), **fields)
         self._saved = serializer.instance
+        self._warnings_add(serializer)
 
     def perform_update(self, serializer) -> None:
         self._preconditions_check()  # the body is valid: a 400 comes before any 412
@@ -147,6 +149,13 @@ class RegistrationViewSet(viewsets.ModelViewSet):
             registration=serializer.instance, fields=fields, setups=setups
         )
         self._saved = serializer.instance
+        self._warnings_add(serializer)
+
+    def _warnings_add(self, serializer) -> None:
+        saved = serializer.instance
+        serializer.context["warnings"] = application_warnings(
+            name=saved.codedeploy_application_name, source=saved.source
+        )
 
     @extend_schema(
         request=TestRequestSerializer,

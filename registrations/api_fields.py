@@ -5,6 +5,7 @@ DRF's own fields coerce, so a body the document calls invalid would be accepted.
 from __future__ import annotations
 
 from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -59,3 +60,21 @@ class StrictModelSerializer(serializers.ModelSerializer):
         models.SmallIntegerField: StrictIntegerField,
         models.PositiveSmallIntegerField: StrictIntegerField,
     }
+
+
+class WarningSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The field the warning is about.")
+    code = serializers.CharField(help_text="For code: application_not_found.")
+    message = serializers.CharField(help_text="The warning in words, with what to do.")
+
+
+@extend_schema_field(WarningSerializer(many=True))
+class WarningsField(serializers.Field):
+    """Read-only: what a create or update saved anyway but would check (e.g. an application
+    name the source's CodeDeploy does not list); the view puts them in the context."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(read_only=True, source="*", **kwargs)
+
+    def to_representation(self, value) -> list[dict[str, str]]:
+        return list(self.context.get("warnings", []))

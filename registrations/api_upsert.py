@@ -25,6 +25,7 @@ from registrations.api_upsert_schema import (
     SOURCE_PARAMETER,
     ReplaceRegistrationSerializer,
 )
+from registrations.applications import application_warnings
 from registrations.apply import registrations_apply
 from registrations.as_code import (
     DocumentInvalid,
@@ -139,8 +140,11 @@ class RegistrationByNameView(APIView):
                 "then PUT again (with If-Match) to replace it"
             ) from None
         registration = Registration.objects.get(pk=registration.pk)
+        warnings = application_warnings(
+            name=registration.codedeploy_application_name, source=registration.source
+        )
         response = Response(
-            RegistrationSerializer(registration).data,
+            RegistrationSerializer(registration, context={"warnings": warnings}).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
         return _with_etag(response, registration)

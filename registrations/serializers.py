@@ -24,6 +24,7 @@ from registrations.api_fields import (
     StrictIntegerField,
     StrictModelSerializer,
     StrictSlugRelatedField,
+    WarningsField,
 )
 from registrations.models import (
     APPLICATION_NAME_SHAPE,
@@ -187,6 +188,10 @@ class RegistrationSerializer(StrictModelSerializer):
         required=False,
         help_text=NOTIFICATIONS_HELP,
     )
+    warnings = WarningsField(
+        help_text="Saved anyway, but check: e.g. application_not_found when the source's "
+        "CodeDeploy lists no such application (it may be created later). Empty when none."
+    )
 
     class Meta:
         model = Registration
@@ -200,6 +205,7 @@ class RegistrationSerializer(StrictModelSerializer):
             "notifications",
             "created_at",
             "updated_at",
+            "warnings",
         )
         read_only_fields = ("id", "created_at", "updated_at")
         schema_patterns = {
@@ -275,7 +281,9 @@ class RegistrationSerializer(StrictModelSerializer):
 def registration_document(*, registration: Registration) -> dict[str, Any]:
     """The registration as the REST API shows it (write-only fields, i.e. secrets, left out),
     as plain JSON values: the document registrations.services stores in DynamoDB."""
-    return json.loads(json.dumps(RegistrationSerializer(registration).data))
+    document = json.loads(json.dumps(RegistrationSerializer(registration).data))
+    document.pop("warnings", None)  # about one save, not part of the registration
+    return document
 
 
 class NewRegistrationSerializer(RegistrationSerializer):

@@ -71,6 +71,7 @@ def test_the_original_request_registers_in_the_default_source_in_the_original_sh
         "notifications",
         "created_at",
         "updated_at",
+        "warnings",
     }
     registration = Registration.objects.get()
     assert registration.source == source_default()

@@ -67,7 +67,8 @@ def test_get_by_name_reads_the_registration_with_its_etag(api):
     written = put(api, BODY)
     read = api.get(URL)
     assert read.status_code == 200
-    assert read.json() == written.json()
+    assert read.json()["warnings"] == []  # warnings are about a save
+    assert {**read.json(), "warnings": None} == {**written.json(), "warnings": None}
     assert read["ETag"] == written["ETag"]
     assert TOKEN not in read.content.decode() and KEY not in read.content.decode()
     missing = api.get("/api/registrations/by-name/nothing-here")
