@@ -140,6 +140,8 @@ def demo_environ(*, directory: Path, host: str, port: int, aws_endpoint: str) ->
             "NOTIFIER_KEYS_FILE": str(directory / "keys.env"),
             "DJANGO_STATIC_ROOT": str(directory / "static"),
             "NOTIFIER_HTTPS": "false",
+            # gunicorn's control socket would be made in ~/.gunicorn/ otherwise.
+            "GUNICORN_CMD_ARGS": f"--control-socket {directory / 'gunicorn.ctl'}",
             "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
             "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
             "AWS_SESSION_TOKEN": CREDENTIALS["aws_session_token"],
@@ -225,7 +227,7 @@ class Demo:
             say(line)
         self.smtp = SmtpInbox()
         self.smtp.start()
-        os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{self.smtp.port}"
+        os.environ["EMAIL_URL"] = self.smtp.url
         say(f"SMTP sink up at 127.0.0.1:{self.smtp.port} (email lands in the inbox)")
 
     def _service_start(self) -> None:
@@ -269,7 +271,8 @@ class Demo:
 
         self.player = Player(self.aws)
         self.player.start()
-        self.collector = SesCollector(collect=collect_ses, aws=self.aws)
+        places = [(where.account, where.region) for where in world.SOURCES]
+        self.collector = SesCollector(collect=collect_ses, places=places)
         self.collector.start()
         self.progress = Progress(started=self.started, directory=self.directory)
         self.progress.start()

@@ -119,14 +119,19 @@ class Progress(_Loop):
 
 
 class SesCollector(_Loop):
-    """Every second, `collect(aws=...)` copies new SES messages from moto into the inbox."""
+    """Every second, `collect(account, region, seen)` copies the new SES messages of each
+    (account, region) in `places` from moto into the inbox."""
 
     name = "demo-ses"
 
-    def __init__(self, *, collect: Callable[..., Any], aws: Any) -> None:
+    def __init__(
+        self, *, collect: Callable[[str, str, set], Any], places: list[tuple[str, str]]
+    ) -> None:
         super().__init__()
-        self.collect, self.aws = collect, aws
+        self.collect, self.places = collect, places
+        self.seen: set = set()
 
     def step(self) -> bool:
-        self.collect(aws=self.aws)
+        for account, region in self.places:
+            self.collect(account, region, self.seen)
         return False
