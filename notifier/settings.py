@@ -70,6 +70,11 @@ INSTALLED_APPS = [
     "registrations.apps.RegistrationsConfig",
     "channels.apps.NotificationChannelsConfig",
 ]
+# `make demo` (README, "The demo"): simulated AWS on loopback, notifications to a built-in
+# inbox at /demo/inbox/ and a banner on every page. Never on in production.
+NOTIFIER_DEMO = envbool("NOTIFIER_DEMO", False)
+if NOTIFIER_DEMO:
+    INSTALLED_APPS.append("notifier.demo.apps.DemoConfig")
 
 MIDDLEWARE = [
     "notifier.middleware.RequestBodyLimitMiddleware",  # first: a 413 before anything reads
@@ -77,6 +82,8 @@ MIDDLEWARE = [
     # Static files (admin, API docs) straight from STATIC_ROOT, compressed, before anything
     # touches the session or the database.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A no-op unless NOTIFIER_DEMO: the demo's banner on every HTML page.
+    "notifier.middleware.DemoBannerMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -1,0 +1,1 @@
+"""The demo: a simulated AWS on loopback, a scenario player and a built-in inbox (`make demo`)."""
