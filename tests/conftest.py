@@ -92,15 +92,15 @@ def cloudtrail(httpserver, monkeypatch):
 
 
 def pytest_collection_modifyitems(items):
-    """The tests that walk the running demo go last, together, so one demo (started once,
-    tests/support/demo.py) serves them all and runs alone, after every other test."""
-    walking = [item for item in items if "demo" in getattr(item, "fixturenames", ())]
-    others = [item for item in items if "demo" not in getattr(item, "fixturenames", ())]
+    """The tests that walk the running demo (`running_demo`) go last, together, so one demo
+    (started once, tests/support/demo.py) serves them all and runs alone, after the rest."""
+    walking = [i for i in items if "running_demo" in getattr(i, "fixturenames", ())]
+    others = [i for i in items if "running_demo" not in getattr(i, "fixturenames", ())]
     items[:] = others + walking
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory):
+def running_demo(tmp_path_factory):
     """`python -m notifier.demo` running, for the whole session: tests/support/demo.py."""
     from tests.support.demo import RunningDemo
 
