@@ -333,7 +333,10 @@ class Demo:
 def main(argv: list[str]) -> int:
     started = time.monotonic()
     options = arguments(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM stops it as Ctrl-C does
+    # Ctrl-C and SIGTERM stop it, also where SIGINT was ignored when it started (a shell's
+    # background job, nohup): Python then leaves it ignored.
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     demo = Demo(options, started)
     code = 0
     try:
