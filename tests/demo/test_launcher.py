@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from notifier.demo.launcher import demo_environ
+from notifier.demo.environ import demo_environ
 from tests.support.demo import NOT_INHERITED
 from tests.support.processes import ROOT
 
