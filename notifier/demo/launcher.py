@@ -119,6 +119,8 @@ class Demo:
         self.progress = None
         self.service: subprocess.Popen | None = None
         self.service_log = self.directory / "service.log"
+        self.password = ""
+        self.web_up = 0.0
 
     # --- starting ---------------------------------------------------------------------------
 
@@ -200,7 +202,8 @@ class Demo:
             time.sleep(0.3)
         else:
             raise DemoError(f"the web app did not answer within {WEB_UP_SECONDS} s; see its log")
-        say(f"web app up at {self.base}/ after {time.monotonic() - self.started:.1f} s")
+        self.web_up = time.monotonic() - self.started
+        say(f"web app up at {self.base}/ after {self.web_up:.1f} s")
 
     def _play(self) -> None:
         from notifier.demo.collect import collect_ses
@@ -212,7 +215,7 @@ class Demo:
         places = [(where.account, where.region) for where in world.SOURCES]
         self.collector = SesCollector(collect=collect_ses, places=places)
         self.collector.start()
-        self.progress = Progress(started=self.started, directory=self.directory)
+        self.progress = Progress(started=self.started, directory=self.directory, web_up=self.web_up)
         self.progress.start()
         say("deployments playing: every path, every few seconds")
         banner = [

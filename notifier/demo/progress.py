@@ -83,11 +83,11 @@ class Progress(_Loop):
 
     name = "demo-progress"
 
-    def __init__(self, *, started: float, directory: Path) -> None:
+    def __init__(self, *, started: float, directory: Path, web_up: float) -> None:
         super().__init__()
         self.started = started
         self.path = directory / "timings.json"
-        self.timings: dict[str, Any] = {}
+        self.timings: dict[str, Any] = {"web_up_seconds": round(web_up, 1)}
         self._warned = False
 
     def _save(self) -> None:
