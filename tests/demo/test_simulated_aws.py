@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from notifier import cloudtrail, codedeploy, targets
 from notifier.demo import shapes
 from notifier.demo.aws import SimulatedAws
-from notifier.demo.world import PEOPLE, application, source, topic_arn, world_create
+from notifier.demo.world import FAILURES, PEOPLE, application, source, topic_arn, world_create
 from notifier.events import Event
 from notifier.log_tail import MASK
 from notifier.sources import SourceConfig, boto3_session_for
@@ -99,7 +99,7 @@ def _failed_deployment(aws) -> str:
             count=3,
             status="Failed",
             started=time.time() - 30,
-            failure=shapes.FAILURES[0],
+            failure=FAILURES[0],
             release="r1",
         ),
     )
