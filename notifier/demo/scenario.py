@@ -211,7 +211,7 @@ class Player:
         rollback = shapes.deployment_id(self.rng)
         self.aws.extras.set_details(
             run.deployment_id,
-            errorInformation={"code": code, "message": message.format(script=script)},
+            errorInformation={"code": code, "message": message.format(hook=hook, script=script)},
             rollbackInfo={
                 "rollbackDeploymentId": rollback,
                 "rollbackMessage": "Automatic rollback triggered by deployment failure. "

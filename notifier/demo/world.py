@@ -243,7 +243,11 @@ ERRORS = (
         "deployment, too few healthy instances are available for deployment, or some "
         "instances in your deployment group are experiencing problems.",
     ),
-    ("SCRIPT_FAILED", "Script at specified location: {script} run as user root failed."),
+    (
+        "HOOK_EXECUTION_FAILURE",
+        "The deployment failed because the {hook} lifecycle event hook failed: the script "
+        "{script} exited with code 1.",
+    ),
 )
 MANUAL_STOP = "The deployment was stopped by a user."
 DESCRIPTIONS = (

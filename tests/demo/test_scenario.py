@@ -12,13 +12,18 @@ from datetime import timedelta
 import boto3
 import pytest
 
+from channels.webhook import WebhookSetup
 from notifier import cloudtrail, codedeploy, targets
 from notifier.demo.aws import SimulatedAws
 from notifier.demo.scenario import PATHS, Player
 from notifier.demo.world import source, world_create
+from notifier.dispatch import delivery_send
 from notifier.events import Event
 from notifier.log_tail import MASK
+from notifier.poller import deployment_poll
 from notifier.push_messages import Ignored, PushedDeployment, PushedPrincipal, message_classify
+from notifier.storage.orm import OrmStore
+from registrations.models import Registration
 from registrations.push import EVENT_PATTERN
 
 DEFAULT = source("default")
@@ -119,7 +124,9 @@ def test_a_failed_deployment_fails_with_its_error_and_rolls_back(aws):
     deployment_id = player.play("failed_rollback")
     event = codedeploy.normalise(_info(aws, deployment_id), event=Event.FAILED, region="us-east-1")
     assert event.status == "Failed"
-    assert event.error_code in ("HEALTH_CONSTRAINTS", "SCRIPT_FAILED") and event.error_message
+    assert (
+        event.error_code in ("HEALTH_CONSTRAINTS", "HOOK_EXECUTION_FAILURE") and event.error_message
+    )
     rollback_id = event.rollback.rollback_deployment_id
     rollback = _info(aws, rollback_id)
     assert rollback["status"] == "Succeeded"
@@ -197,3 +204,32 @@ def test_an_unknown_path_is_refused_by_name(aws):
     with pytest.raises(ValueError, match="path: 'deleted'"):
         _player(aws=aws).play("deleted")
     assert boto3.client("codedeploy").list_deployments()["deployments"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_products_poller_sends_a_failed_deployment_with_error_rollback_and_failure_point(
+    aws, httpserver, settings
+):
+    settings.NOTIFIER_URL_ALLOWLIST = ["127.0.0.1", "localhost"]
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    registration = Registration.objects.create(codedeploy_application_name="storefront")
+    WebhookSetup.objects.create(
+        registration=registration, url=httpserver.url_for("/hook"), events=["failed"]
+    )
+    player = _player(aws=aws)
+    deployment_id = player.play("failed_rollback")
+    store = OrmStore()
+    report = deployment_poll(
+        store=store,
+        client=codedeploy.make_client(),
+        targets_client=codedeploy.make_client(config=targets.TARGETS_CONFIG),
+    )
+    for key in report.deliveries:
+        delivery_send(key, store=store, holder="t")
+    [body] = [json.loads(request.get_data()) for request, _ in httpserver.log]
+    assert (body["deployment_id"], body["event"]) == (deployment_id, "failed")
+    assert body["error_code"] in ("HEALTH_CONSTRAINTS", "HOOK_EXECUTION_FAILURE")
+    assert body["rollback"]["rollback_deployment_id"] in dict(map(reversed, player.played))
+    assert body["failure"]["lifecycle_event"] in ("ApplicationStart", "ValidateService")
+    assert MASK in body["failure"]["log_tail"]
+    assert body["revision"]["url"].startswith("https://github.com/acme/storefront/commit/")
