@@ -21,10 +21,13 @@ from notifier.dispatch import delivery_send
 from notifier.events import Event
 from notifier.log_tail import MASK
 from notifier.poller import deployment_poll
+from notifier.push import QueueConsumer
 from notifier.push_messages import Ignored, PushedDeployment, PushedPrincipal, message_classify
+from notifier.sources import boto3_session_for
 from notifier.storage.orm import OrmStore
 from registrations.models import Registration
-from registrations.push import EVENT_PATTERN
+from registrations.push import EVENT_PATTERN, push_setup
+from registrations.sources import source_default
 
 DEFAULT = source("default")
 EU = source("payments-eu")
@@ -44,7 +47,9 @@ def aws(simulated, monkeypatch):
     world_create(simulated)
     for name, value in simulated.env.items():
         monkeypatch.setenv(name, value)
-    return simulated
+    boto3_session_for.cache_clear()  # sessions of the product's sources, made for this AWS
+    yield simulated
+    boto3_session_for.cache_clear()
 
 
 class Queue:
@@ -233,3 +238,31 @@ def test_the_products_poller_sends_a_failed_deployment_with_error_rollback_and_f
     assert body["failure"]["lifecycle_event"] in ("ApplicationStart", "ValidateService")
     assert MASK in body["failure"]["log_tail"]
     assert body["revision"]["url"].startswith("https://github.com/acme/storefront/commit/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_products_push_setup_and_consumer_take_a_played_deployment_and_its_deployer(
+    aws, httpserver, settings
+):
+    settings.NOTIFIER_URL_ALLOWLIST = ["127.0.0.1", "localhost"]
+    settings.NOTIFIER_PUSH_WAIT_SECONDS = 0
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    registration = Registration.objects.create(codedeploy_application_name="storefront")
+    WebhookSetup.objects.create(
+        registration=registration, url=httpserver.url_for("/hook"), events=["succeeded"]
+    )
+    default = source_default()
+    push_setup(source=default)
+    default.refresh_from_db()
+    store = OrmStore()
+    consumer = QueueConsumer(default.config(), store=store)
+    deployment_id = _player(aws=aws).play("succeeded")
+    for _ in range(3):
+        consumer.receive_once()
+    for key in store.deliveries_due():
+        delivery_send(key, store=store, holder="t")
+    [body] = [json.loads(request.get_data()) for request, _ in httpserver.log]
+    assert (body["deployment_id"], body["event"]) == (deployment_id, "succeeded")
+    assert body["deployer"]["kind"] == "principal"
+    assert body["deployer"]["principal_arn"].split(":")[4] == DEFAULT.account
+    assert body["instances"]["succeeded"] == 4

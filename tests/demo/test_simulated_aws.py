@@ -41,7 +41,9 @@ def aws(simulated, monkeypatch):
     world_create(simulated)
     for name, value in simulated.env.items():
         monkeypatch.setenv(name, value)
-    return simulated
+    boto3_session_for.cache_clear()  # sessions of the product's sources, made for this AWS
+    yield simulated
+    boto3_session_for.cache_clear()
 
 
 def _record(aws, deployment_id: str, *, where=DEFAULT, who=PEOPLE[0], at=None) -> dict:
