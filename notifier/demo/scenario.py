@@ -33,8 +33,9 @@ from notifier.demo import shapes, world
 from notifier.demo.world import PATH_GROUPS, PEOPLE, Application, Group, Source, application, source
 
 PATHS = ("succeeded", "failed_rollback", "stopped", "blue_green_ready", "ecs", "autoscaling")
-# The opening's order: the two paths of the one ECS group first and last, so both fit.
-OPENING = ("blue_green_ready", "succeeded", "failed_rollback", "stopped", "autoscaling", "ecs")
+# The opening's order: the one ECS group's two paths first and last, so both fit; the failure
+# early, on storefront (the pushed source, heard by most channels).
+OPENING = ("blue_green_ready", "failed_rollback", "succeeded", "stopped", "autoscaling", "ecs")
 OPENING_GAP = 5.0
 MAX_RUNNING = 4
 

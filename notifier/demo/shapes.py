@@ -18,6 +18,10 @@ from typing import Any
 
 from notifier.demo.world import DEPLOY_BOT_ROLE, PEOPLE_ROLE, Application, Person, Source
 
+# What goes wrong lives in notifier.demo.world; importable from here too (re-exported).
+from notifier.demo.world import ERRORS as ERRORS
+from notifier.demo.world import FAILURES as FAILURES
+
 SERVER_HOOKS = (
     "ApplicationStop",
     "DownloadBundle",
