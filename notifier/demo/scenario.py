@@ -33,10 +33,10 @@ from notifier.demo import shapes, world
 from notifier.demo.world import PATH_GROUPS, PEOPLE, Application, Group, Source, application, source
 
 PATHS = ("succeeded", "failed_rollback", "stopped", "blue_green_ready", "ecs", "autoscaling")
-# The opening's order: the one ECS group's two paths first and last, so both fit; the failure
-# early, on storefront (the pushed source, heard by most channels).
-OPENING = ("blue_green_ready", "failed_rollback", "succeeded", "stopped", "autoscaling", "ecs")
-OPENING_GAP = 5.0
+# The opening: the ECS group's two paths first and last; the failure early, on storefront;
+# blue/green last, so its ~10 s of Ready come once every other path has finished.
+OPENING = ("ecs", "failed_rollback", "succeeded", "stopped", "autoscaling", "blue_green_ready")
+OPENING_GAP = 4.0
 MAX_RUNNING = 4
 
 
