@@ -1,7 +1,7 @@
 """The scenario player: deployments played through every path, the way AWS would show them.
 
-`Player(aws)` moves deployments through moto's CodeDeploy backend (in this process) and tells
-the rest of the simulated AWS what real AWS would record:
+`Player(aws)` moves deployments through moto's CodeDeploy backend (in this process) and
+records what real AWS would:
 
 - who made it: for a person's or deploy-bot's deployment a CloudTrail CreateDeployment record
   (LookupEvents finds it, per region) and, for the pushed source, the same record as an
@@ -9,8 +9,7 @@ the rest of the simulated AWS what real AWS would record:
 - every state change of the pushed source's deployments as CodeDeploy's EventBridge event
   ("CodeDeploy Deployment State-change Notification": START, READY, SUCCESS, FAILURE, STOP);
   the polled source gets none;
-- what moto leaves empty (errorInformation, rollbackInfo, ...) and the deployment targets with
-  their lifecycle events, through `aws.extras`.
+- what moto leaves empty (errorInformation, rollbackInfo) and the targets, in `aws.extras`.
 
 PATHS (the names are the contract): succeeded, failed_rollback, stopped, blue_green_ready,
 ecs, autoscaling. `play(path)` runs one to its end and returns its deployment id (for
@@ -30,13 +29,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from notifier.demo import shapes
+from notifier.demo import shapes, world
 from notifier.demo.world import PATH_GROUPS, PEOPLE, Application, Group, Source, application, source
 
 PATHS = ("succeeded", "failed_rollback", "stopped", "blue_green_ready", "ecs", "autoscaling")
-STATE_DETAIL_TYPE = "CodeDeploy Deployment State-change Notification"
-CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
-OPENING_GAP = 5.0
+# The opening: the ECS group's two paths first and last; the failure early, on storefront;
+# blue/green last, so its ~10 s of Ready come once every other path has finished.
+OPENING = ("ecs", "failed_rollback", "succeeded", "stopped", "autoscaling", "blue_green_ready")
+OPENING_GAP = 4.0
 MAX_RUNNING = 4
 
 
@@ -90,18 +90,22 @@ class Player:
         if self._thread is not None:
             self._thread.join(timeout=1.0)
 
-    def play(self, path: str) -> str:
-        """Run `path` to its end, here; the deployment id it made."""
+    def play(self, path: str, *, on: tuple[str, str] | None = None) -> str:
+        """Run `path` to its end, here, on its first (application, group) or `on`; the
+        deployment id it made. Raises what goes wrong."""
         if path not in PATHS:
             raise ValueError(f"path: {path!r} is not one of {', '.join(PATHS)}")
-        app, group = self._pick(path, first=True, wait=True)
-        return self._run(path, app, group)
+        if on is not None and on not in PATH_GROUPS[path]:
+            raise ValueError(f"on: {on!r} is not a group the {path} path plays on")
+        app, group = self._pick(path, first=True, wait=True, on=on)
+        return self._run(path, app, group, quiet=False)
 
     def _schedule(self) -> None:
-        for path in PATHS:
+        for path in OPENING:
             if self._stop.is_set():
                 return
-            self._launch(path, first=True)
+            if not self._launch(path, first=True):
+                self.log(f"demo: the opening could not start the {path} path")
             if self._wait(OPENING_GAP):
                 return
         order: list[str] = []
@@ -111,22 +115,27 @@ class Player:
                 self.rng.shuffle(order)
             with self._lock:
                 full = len(self._busy) >= MAX_RUNNING
-            if not full:
-                self._launch(order.pop(), first=False)
+            # the next path in the order whose groups are not all busy
+            started = None if full else next((p for p in order if self._launch(p)), None)
+            if started is not None:
+                order.remove(started)
 
-    def _launch(self, path: str, *, first: bool) -> None:
+    def _launch(self, path: str, *, first: bool = False) -> bool:
         picked = self._pick(path, first=first, wait=False)
         if picked is None:
-            return
+            return False
         thread = threading.Thread(
             target=self._run, args=(path, *picked), name=f"demo-{path}", daemon=True
         )
         thread.start()
+        return True
 
-    def _pick(self, path: str, *, first: bool, wait: bool) -> Any:
+    def _pick(
+        self, path: str, *, first: bool, wait: bool, on: tuple[str, str] | None = None
+    ) -> Any:
         """A free (application, group) for `path`, marked busy; None when all are busy
         (or, with `wait`, the first one once it is free)."""
-        candidates = list(PATH_GROUPS[path])
+        candidates = [on] if on else list(PATH_GROUPS[path])
         if not first:
             self.rng.shuffle(candidates)
         while True:
@@ -140,12 +149,14 @@ class Player:
                 return None
             time.sleep(0.05)
 
-    def _run(self, path: str, app: Application, group: Group) -> str:
+    def _run(self, path: str, app: Application, group: Group, *, quiet: bool = True) -> str:
         try:
             return getattr(self, f"_path_{path}")(app, group)
         except _Stopped:
             return ""
         except Exception as exc:  # one broken path must never stop the demo
+            if not quiet:
+                raise
             self.log(f"demo: the {path} deployment of {app.name} broke: {exc!r}")
             return ""
         finally:
@@ -161,30 +172,26 @@ class Player:
 
     # --- the paths ----------------------------------------------------------------------
 
-    def _path_succeeded(self, app: Application, group: Group) -> str:
-        run = self._create(app, group, path="succeeded")
+    def _path_succeeded(
+        self, app: Application, group: Group, path: str = "succeeded", creator: str = "user"
+    ) -> str:
+        run = self._create(app, group, path=path, creator=creator)
         self._progress(run, ok_after=self.rng.uniform(5, 8))
         self._finish(run, "Succeeded")
         return run.deployment_id
 
     def _path_ecs(self, app: Application, group: Group) -> str:
-        return self._path_succeeded(app, group)
+        return self._path_succeeded(app, group, path="ecs")
 
     def _path_autoscaling(self, app: Application, group: Group) -> str:
-        run = self._create(app, group, path="autoscaling", creator="autoscaling")
-        self._progress(run, ok_after=self.rng.uniform(4, 7))
-        self._finish(run, "Succeeded")
-        return run.deployment_id
+        return self._path_succeeded(app, group, path="autoscaling", creator="autoscaling")
 
     def _path_stopped(self, app: Application, group: Group) -> str:
         run = self._create(app, group, path="stopped")
         self._progress(run, ok_after=self.rng.uniform(3, 5))
         self.aws.extras.set_details(
             run.deployment_id,
-            errorInformation={
-                "code": "MANUAL_STOP",
-                "message": "The deployment was stopped by a user.",
-            },
+            errorInformation={"code": "MANUAL_STOP", "message": world.MANUAL_STOP},
         )
         self._finish(run, "Stopped")
         return run.deployment_id
@@ -200,12 +207,12 @@ class Player:
     def _path_failed_rollback(self, app: Application, group: Group) -> str:
         run = self._create(app, group, path="failed_rollback")
         self._progress(run, ok_after=self.rng.uniform(5, 7))
-        hook, script, tail = self.rng.choice(shapes.FAILURES)
-        code, message = self.rng.choice(shapes.ERRORS)
+        hook, script, tail = self.rng.choice(world.FAILURES)
+        code, message = self.rng.choice(world.ERRORS)
         rollback = shapes.deployment_id(self.rng)
         self.aws.extras.set_details(
             run.deployment_id,
-            errorInformation={"code": code, "message": message.format(script=script)},
+            errorInformation={"code": code, "message": message.format(hook=hook, script=script)},
             rollbackInfo={
                 "rollbackDeploymentId": rollback,
                 "rollbackMessage": "Automatic rollback triggered by deployment failure. "
@@ -245,7 +252,7 @@ class Player:
         with self._lock:
             self._release += 1
             release = f"{datetime.now(UTC):%Y.%m.%d}-{self._release}"
-        description = "" if creator == "autoscaling" else self.rng.choice(shapes.DESCRIPTIONS)
+        description = "" if creator == "autoscaling" else self.rng.choice(world.DESCRIPTIONS)
         deployment = self.aws.deployment_add(
             where.account,
             where.region,
@@ -276,7 +283,7 @@ class Player:
         )
         self.aws.extras.add_cloudtrail_record(run.source.region, record)
         if run.source.push:
-            self._put_event(run, CLOUDTRAIL_DETAIL_TYPE, record)
+            self._put_event(run, shapes.CLOUDTRAIL_DETAIL_TYPE, record)
 
     def _progress(self, run: _Run, *, ok_after: float) -> None:
         """Created -> InProgress, half the instances done midway, then wait."""
@@ -310,7 +317,7 @@ class Player:
         if changed and run.source.push:
             group_id = deployment.deployment_group.deployment_group_id
             detail = shapes.state_detail(run, group_id, status)
-            self._put_event(run, STATE_DETAIL_TYPE, detail)
+            self._put_event(run, shapes.STATE_DETAIL_TYPE, detail)
         if changed:
             self.log(f"demo: {run.app.name}/{run.group.name} {run.deployment_id} {status}")
 

@@ -18,6 +18,10 @@ from typing import Any
 
 from notifier.demo.world import DEPLOY_BOT_ROLE, PEOPLE_ROLE, Application, Person, Source
 
+# What goes wrong lives in notifier.demo.world; importable from here too (re-exported).
+from notifier.demo.world import ERRORS as ERRORS
+from notifier.demo.world import FAILURES as FAILURES
+
 SERVER_HOOKS = (
     "ApplicationStop",
     "DownloadBundle",
@@ -37,45 +41,8 @@ ECS_HOOKS = (
     "AllowTraffic",
     "AfterAllowTraffic",
 )
-# A failing hook's script, message and log tail; one line looks like a secret, so the
-# product's masking (notifier.log_tail) shows in every channel.
-FAILURES = (
-    (
-        "ApplicationStart",
-        "scripts/start_server.sh",
-        "[stdout]Starting {app} (release {release})...\n"
-        "[stdout]Loading configuration from /etc/{app}/env\n"
-        "[stdout]DB_PASSWORD=s3cr3t-Pa55w0rd-{release}\n"
-        "[stderr]Error: listen EADDRINUSE: address already in use :::8080\n"
-        "[stderr]    at Server.setupListenHandle [as _listen2] (node:net:1817:16)\n",
-    ),
-    (
-        "ValidateService",
-        "scripts/validate_service.sh",
-        "[stdout]Waiting for http://localhost:8080/healthz ...\n"
-        "[stdout]export API_TOKEN=tok_4f9a8c7e2b1d6f3a0e5c9b8d7a6f\n"
-        "[stdout]curl: (7) Failed to connect to localhost port 8080: Connection refused\n"
-        "[stderr]{app} did not become healthy within 60 seconds\n",
-    ),
-)
-
-ERRORS = (
-    (
-        "HEALTH_CONSTRAINTS",
-        "The overall deployment failed because too many individual instances failed "
-        "deployment, too few healthy instances are available for deployment, or some "
-        "instances in your deployment group are experiencing problems.",
-    ),
-    ("SCRIPT_FAILED", "Script at specified location: {script} run as user root failed."),
-)
-DESCRIPTIONS = (
-    "Release {release}: faster cart totals",
-    "Release {release}: fix rounding of refunds",
-    "Release {release}: upgrade to Node 22",
-    "Hotfix {release}: retry timeouts to the tax service",
-    "Release {release}: new onboarding emails",
-)
-
+STATE_DETAIL_TYPE = "CodeDeploy Deployment State-change Notification"
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 STATES = {"InProgress": "START", "Ready": "READY", "Succeeded": "SUCCESS", "Failed": "FAILURE"}
 STATES["Stopped"] = "STOP"
 

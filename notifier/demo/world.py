@@ -211,3 +211,49 @@ def world_create(aws: Any) -> None:
             EmailAddress=DEMO_SENDER
         )
         aws.client("sns", where.account, where.region).create_topic(Name=TOPIC_NAME)
+
+
+# What happens in this world: why deployments fail, their release notes.
+# A failing hook's script, message and log tail; one line looks like a secret, so the
+# product's masking (notifier.log_tail) shows in every channel.
+FAILURES = (
+    (
+        "ApplicationStart",
+        "scripts/start_server.sh",
+        "[stdout]Starting {app} (release {release})...\n"
+        "[stdout]Loading configuration from /etc/{app}/env\n"
+        "[stdout]DB_PASSWORD=s3cr3t-Pa55w0rd-{release}\n"
+        "[stderr]Error: listen EADDRINUSE: address already in use :::8080\n"
+        "[stderr]    at Server.setupListenHandle [as _listen2] (node:net:1817:16)\n",
+    ),
+    (
+        "ValidateService",
+        "scripts/validate_service.sh",
+        "[stdout]Waiting for http://localhost:8080/healthz ...\n"
+        "[stdout]export API_TOKEN=tok_4f9a8c7e2b1d6f3a0e5c9b8d7a6f\n"
+        "[stdout]curl: (7) Failed to connect to localhost port 8080: Connection refused\n"
+        "[stderr]{app} did not become healthy within 60 seconds\n",
+    ),
+)
+
+ERRORS = (
+    (
+        "HEALTH_CONSTRAINTS",
+        "The overall deployment failed because too many individual instances failed "
+        "deployment, too few healthy instances are available for deployment, or some "
+        "instances in your deployment group are experiencing problems.",
+    ),
+    (
+        "HOOK_EXECUTION_FAILURE",
+        "The deployment failed because the {hook} lifecycle event hook failed: the script "
+        "{script} exited with code 1.",
+    ),
+)
+MANUAL_STOP = "The deployment was stopped by a user."
+DESCRIPTIONS = (
+    "Release {release}: faster cart totals",
+    "Release {release}: fix rounding of refunds",
+    "Release {release}: upgrade to Node 22",
+    "Hotfix {release}: retry timeouts to the tax service",
+    "Release {release}: new onboarding emails",
+)

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from notifier import cloudtrail, codedeploy, targets
 from notifier.demo import shapes
 from notifier.demo.aws import SimulatedAws
-from notifier.demo.world import PEOPLE, application, source, topic_arn, world_create
+from notifier.demo.world import FAILURES, PEOPLE, application, source, topic_arn, world_create
 from notifier.events import Event
 from notifier.log_tail import MASK
 from notifier.sources import SourceConfig, boto3_session_for
@@ -41,7 +41,9 @@ def aws(simulated, monkeypatch):
     world_create(simulated)
     for name, value in simulated.env.items():
         monkeypatch.setenv(name, value)
-    return simulated
+    boto3_session_for.cache_clear()  # sessions of the product's sources, made for this AWS
+    yield simulated
+    boto3_session_for.cache_clear()
 
 
 def _record(aws, deployment_id: str, *, where=DEFAULT, who=PEOPLE[0], at=None) -> dict:
@@ -99,7 +101,7 @@ def _failed_deployment(aws) -> str:
             count=3,
             status="Failed",
             started=time.time() - 30,
-            failure=shapes.FAILURES[0],
+            failure=FAILURES[0],
             release="r1",
         ),
     )
