@@ -35,6 +35,7 @@ def test_a_new_relic_marker_is_recorded_and_shown_as_a_marker(demo, registration
     message = only_message("newrelic")
     assert (message.deployment_id, message.event) == (event.deployment_id, "succeeded")
     assert message.target == str(newrelic.application_id("storefront-web"))
+    assert message.headers["X-Api-Key"] == "… (hidden)"
     page = signed_in.get("/demo/inbox/").content.decode()
     assert "REST v2 deployment marker" in page
     assert message.payload["deployment"]["revision"] in page
