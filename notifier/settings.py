@@ -53,6 +53,7 @@ if _proxy_ssl_header:
 # there are proxies, or a client could choose its own address.
 NOTIFIER_PROXY_COUNT = envint("NOTIFIER_PROXY_COUNT", 0, minimum=0)
 
+NOTIFIER_DEMO = envbool("NOTIFIER_DEMO", False)  # `make demo` (README, "The demo inbox")
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -69,12 +70,8 @@ INSTALLED_APPS = [
     "axes",
     "registrations.apps.RegistrationsConfig",
     "channels.apps.NotificationChannelsConfig",
+    *(["notifier.demo.apps.DemoConfig"] if NOTIFIER_DEMO else []),  # the demo inbox
 ]
-# `make demo` (README, "The demo"): simulated AWS on loopback, notifications to a built-in
-# inbox at /demo/inbox/ and a banner on every page. Never on in production.
-NOTIFIER_DEMO = envbool("NOTIFIER_DEMO", False)
-if NOTIFIER_DEMO:
-    INSTALLED_APPS.append("notifier.demo.apps.DemoConfig")
 
 MIDDLEWARE = [
     "notifier.middleware.RequestBodyLimitMiddleware",  # first: a 413 before anything reads
@@ -82,8 +79,7 @@ MIDDLEWARE = [
     # Static files (admin, API docs) straight from STATIC_ROOT, compressed, before anything
     # touches the session or the database.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # A no-op unless NOTIFIER_DEMO: the demo's banner on every HTML page.
-    "notifier.middleware.DemoBannerMiddleware",
+    "notifier.middleware.DemoBannerMiddleware",  # the demo's banner; a no-op otherwise
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -277,7 +273,6 @@ NEW_RELIC_API_URL = env("NEW_RELIC_API_URL", "https://api.newrelic.com").rstrip(
 NEW_RELIC_NERDGRAPH_URL = env("NEW_RELIC_NERDGRAPH_URL", "https://api.newrelic.com/graphql")
 SLACK_API_URL = env("SLACK_API_URL", "https://slack.com/api").rstrip("/")
 PAGERDUTY_EVENTS_URL = env("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com").rstrip("/")
-
 
 EMAIL_URL = env("EMAIL_URL")
 _email_settings = email_from_url(EMAIL_URL)

@@ -23,6 +23,10 @@ MAX_HEADERS = 60
 MAX_HEADER_VALUE = 2_000
 EVENTS = ("started", "ready", "succeeded", "failed", "stopped")
 DEPLOYMENT_ID = re.compile(r"\bd-[A-Z0-9]{9}\b")
+# In a message's text, the word after the deployment id names the event (Slack's
+# "d-XXXXXXXXX> *failed*", New Relic's "d-XXXXXXXXX Failed"; InProgress is started).
+WORD_AFTER = r"\W{0,3}(\w+)"
+EVENT_WORDS = {**{event: event for event in EVENTS}, "inprogress": "started"}
 CHANNELS = {
     "newrelic": "New Relic",
     "slack": "Slack",
@@ -72,9 +76,15 @@ def deployment_of(payload: Any, headers: dict[str, str] | None = None) -> tuple[
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     deployment_id = _find_key(payload, "deployment_id") or headers.get("x-codedeploy-deployment")
     event = _find_key(payload, "event") or headers.get("x-codedeploy-event", "")
+    text = ""
+    if not deployment_id or not event:
+        text = json.dumps(payload, default=str)
     if not deployment_id:
-        found = DEPLOYMENT_ID.search(json.dumps(payload, default=str))
+        found = DEPLOYMENT_ID.search(text)
         deployment_id = found.group(0) if found else ""
+    if not event and deployment_id:
+        words = re.findall(re.escape(deployment_id) + WORD_AFTER, text)
+        event = next((EVENT_WORDS[w.lower()] for w in words if w.lower() in EVENT_WORDS), "")
     return deployment_id[:64], event if event in EVENTS else ""
 
 

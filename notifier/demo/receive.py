@@ -55,8 +55,19 @@ def _bad_json(what: str) -> JsonResponse:
     return JsonResponse({"error": f"the body is not JSON: {what} takes a JSON object"}, status=400)
 
 
+SECRET_HEADERS = {"authorization", "x-api-key", "api-key"}
+
+
 def _headers(request: HttpRequest) -> dict[str, str]:
-    return {name: value for name, value in request.headers.items() if name.lower() != "cookie"}
+    """The request's headers as the inbox keeps them: keys and tokens hidden (a long one
+    shows its first characters), no cookies."""
+    kept = {}
+    for name, value in request.headers.items():
+        if name.lower() == "cookie":
+            continue
+        shown = value[:10] if len(value) > 20 else ""
+        kept[name] = f"{shown}… (hidden)" if name.lower() in SECRET_HEADERS else value
+    return kept
 
 
 # --- New Relic ----------------------------------------------------------------------------

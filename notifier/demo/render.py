@@ -30,6 +30,19 @@ EVENT_COLOURS = {
 SLACK_COLOURS = {"good": "#2eb67d", "danger": "#e01e5a", "warning": "#ecb22e"}
 MRKDWN = re.compile(r"<(https?://[^|>\s]+)(?:\|([^>]+))?>|\*([^*\n]+)\*|`([^`\n]+)`")
 HEX_COLOUR = re.compile(r"#?[0-9a-fA-F]{6}")
+# The emoji the message templates use, as Slack shows them.
+EMOJI = {
+    ":rocket:": "\U0001f680",
+    ":white_check_mark:": "\u2705",
+    ":x:": "\u274c",
+    ":black_square_for_stop:": "\u23f9\ufe0f",
+    ":double_vertical_bar:": "\u23f8\ufe0f",
+    ":warning:": "\u26a0\ufe0f",
+}
+EMOJI_CODE = re.compile("|".join(re.escape(code) for code in EMOJI))
+# Teams' Markdown: **bold**, [label](https://...), and backslash escapes.
+TEAMS_MARKDOWN = re.compile(r"\*\*(.+?)\*\*|\[([^\]]+)\]\((https?://[^)\s]+)\)")
+MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
 
 
 @dataclass
@@ -65,9 +78,27 @@ def safe_colour(value: Any, default: str) -> str:
     return ("#" + text.lstrip("#")) if HEX_COLOUR.fullmatch(text) else default
 
 
+def teams_markdown(text: str) -> SafeString:
+    """Teams' Markdown as HTML: **bold** and web links; backslash escapes read back; the rest
+    escaped."""
+    out, position = [], 0
+    for found in TEAMS_MARKDOWN.finditer(text):
+        out.append(escape(MARKDOWN_ESCAPE.sub(r"\1", text[position : found.start()])))
+        bold, label, url = found.groups()
+        if bold is not None:
+            out.append(format_html("<strong>{}</strong>", MARKDOWN_ESCAPE.sub(r"\1", bold)))
+        else:
+            unescaped = MARKDOWN_ESCAPE.sub(r"\1", label)
+            out.append(format_html('<a href="{}" rel="noopener noreferrer">{}</a>', url, unescaped))
+        position = found.end()
+    out.append(escape(MARKDOWN_ESCAPE.sub(r"\1", text[position:])))
+    return mark_safe("".join(out))  # every piece above is escaped
+
+
 def mrkdwn(text: str) -> SafeString:
-    """Slack mrkdwn as HTML: links (http and https only), *bold* and `code`; the rest
-    escaped. Slack's own &amp; &lt; &gt; are read back first, then escaped again."""
+    """Slack mrkdwn as HTML: links (http and https only), *bold*, `code` and the templates'
+    emoji; the rest escaped. Slack's own &amp; &lt; &gt; are read back first, then escaped."""
+    text = EMOJI_CODE.sub(lambda found: EMOJI[found.group(0)], text)
     out, position = [], 0
     for found in MRKDWN.finditer(text):
         out.append(escape(html.unescape(text[position : found.start()])))
@@ -140,7 +171,7 @@ def _teams(view: MessageView, payload: dict[str, Any]) -> None:
             ]
     view.parts.update(
         title=texts[0] if texts else "",
-        texts=texts[1:],
+        texts=[teams_markdown(text) for text in texts[1:]],
         facts=facts,
         actions=[(title, url) for title, url in actions if url.startswith(("https://", "http://"))],
     )

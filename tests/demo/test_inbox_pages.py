@@ -123,3 +123,29 @@ def test_one_message_has_its_own_page_and_a_missing_one_is_404(demo_on, viewer):
     assert "Open deployment d-ABCDEF123" in page
     assert 'href="/deployments/d-ABCDEF123/"' in page
     assert missing.status_code == 404
+
+
+def test_a_teams_card_shows_its_markdown_bold_and_links_and_escapes_the_rest(demo_on, viewer):
+    text = r"**Error HOOK\_FAILURE**: see [the log](https://example.com/log) <b>not bold</b>"
+    inbox_record(
+        channel="teams",
+        title="card",
+        payload={
+            "attachments": [
+                {
+                    "content": {
+                        "body": [
+                            {"type": "TextBlock", "text": "title"},
+                            {"type": "TextBlock", "text": text},
+                        ]
+                    }
+                }
+            ]
+        },
+    )
+
+    page = viewer.get("/demo/inbox/").content.decode()
+
+    assert "<strong>Error HOOK_FAILURE</strong>" in page
+    assert '<a href="https://example.com/log" rel="noopener noreferrer">the log</a>' in page
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in page

@@ -33,8 +33,9 @@ def test_a_new_relic_marker_is_recorded_and_shown_as_a_marker(demo, registration
 
     assert delivery.response_status == 201
     message = only_message("newrelic")
-    assert message.deployment_id == event.deployment_id
+    assert (message.deployment_id, message.event) == (event.deployment_id, "succeeded")
     assert message.target == str(newrelic.application_id("storefront-web"))
+    assert message.headers["X-Api-Key"] == "… (hidden)"
     page = signed_in.get("/demo/inbox/").content.decode()
     assert "REST v2 deployment marker" in page
     assert message.payload["deployment"]["revision"] in page
@@ -68,7 +69,7 @@ def test_a_slack_bot_message_is_updated_in_place(demo, registration, signed_in):
     message = only_message("slack")
     assert message.updated_count == 1
     assert message.target == "#deploys"
-    assert message.deployment_id == started.deployment_id
+    assert (message.deployment_id, message.event) == (started.deployment_id, "succeeded")
     page = signed_in.get("/demo/inbox/?channel=slack").content.decode()
     assert "(edited)" in page
     assert page.count('data-channel="slack" data-message=') == 1
@@ -101,7 +102,7 @@ def test_a_teams_card_is_recorded_and_shown_with_its_facts(demo, registration, s
 
     assert delivery.response_status == 202
     message = only_message("teams")
-    assert message.deployment_id == event.deployment_id
+    assert (message.deployment_id, message.event) == (event.deployment_id, "failed")
     page = signed_in.get(f"/demo/inbox/{message.id}/").content.decode()
     assert '<th scope="row">Deployment group</th><td>canary</td>' in page
     assert "HOOK_EXECUTION_FAILURE" in page

@@ -23,8 +23,11 @@ def test_it_stores_a_message_with_the_deployment_and_event_its_payload_carries()
     assert stored.updated_count == 0
 
 
-def test_it_finds_a_deployment_id_in_text_when_no_key_names_it():
-    assert deployment_of({"text": "storefront d-XYZ987654 failed"}) == ("d-XYZ987654", "")
+def test_it_finds_a_deployment_id_and_event_in_text_when_no_key_names_them():
+    slack_text = "<https://console/deployments/d-XYZ987654?region=x|d-XYZ987654> *failed* after"
+    assert deployment_of({"text": slack_text}) == ("d-XYZ987654", "failed")
+    assert deployment_of({"description": "d-XYZ987654 InProgress"}) == ("d-XYZ987654", "started")
+    assert deployment_of({"text": "storefront d-XYZ987654 is odd"}) == ("d-XYZ987654", "")
     assert deployment_of({"text": "nothing here"}) == ("", "")
 
 
