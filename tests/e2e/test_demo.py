@@ -10,7 +10,7 @@ import time
 import pytest
 
 from notifier.demo.inbox import CHANNELS
-from notifier.demo.shapes import ERRORS
+from notifier.demo.world import ERRORS
 from tests.support.demo import group_members, repository_status
 from tests.support.processes import wait_until
 
