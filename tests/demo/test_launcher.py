@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from notifier.demo.environ import demo_environ
+from notifier.demo.launcher import Demo, DemoError, arguments
 from tests.support.demo import NOT_INHERITED
 from tests.support.processes import ROOT
 
@@ -77,3 +80,19 @@ def test_its_environment_keeps_everything_in_its_directory_and_away_from_real_aw
     assert env["PAGERDUTY_EVENTS_URL"] == f"{inbox}/pagerduty"
     assert env["NOTIFIER_URL_ALLOWLIST"] == "127.0.0.1:8123"
     assert env["NOTIFIER_DEMO"] == "true" and env["NOTIFIER_HTTPS"] == "false"
+
+
+def test_it_stops_naming_the_services_exit_code_and_last_lines_when_the_service_dies(tmp_path):
+    options = arguments(["--port", "8123", "--dir", str(tmp_path / "demo")])
+    demo = Demo(options, started=0.0)
+    demo.directory.mkdir()
+    demo.service_log.write_text("booting\nError: the cluster could not open its database\n")
+    demo.service = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"])
+    demo.service.wait(timeout=30)
+
+    with pytest.raises(DemoError) as stopped:
+        demo.watch()
+
+    said = str(stopped.value)
+    assert "the service (manage.py run_service) exited with code 3" in said
+    assert "Error: the cluster could not open its database" in said
