@@ -59,7 +59,11 @@ class _QuietHandler(MotoRequestHandler):
 
 
 class SimulatedAws:
-    """moto's server plus the extras, on `host`:`port` (0: a free port). One per process."""
+    """moto's server plus the extras, on `host`:`port` (0: a free port). One per process:
+    a second one started while one runs is refused (RuntimeError)."""
+
+    _running: SimulatedAws | None = None
+    _running_lock = threading.Lock()
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host, self.port = host, port
@@ -91,10 +95,19 @@ class SimulatedAws:
 
     def start(self) -> None:
         """Serve in a daemon thread; returns once the port is bound."""
-        app = ExtrasMiddleware(DomainDispatcherApplication(create_backend_app), self.extras)
-        self._server = make_server(
-            self.host, self.port, app, threaded=True, request_handler=_QuietHandler
-        )
+        with SimulatedAws._running_lock:
+            other = SimulatedAws._running
+            if other is not None and other is not self:
+                raise RuntimeError(
+                    "SimulatedAws: one per process (moto keeps its state in process-global "
+                    f"backends); stop the one at {other.host}:{other.port} first"
+                )
+            app = ExtrasMiddleware(DomainDispatcherApplication(create_backend_app), self.extras)
+            self._server = make_server(
+                self.host, self.port, app, threaded=True, request_handler=_QuietHandler
+            )
+            SimulatedAws._running = self
+            self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="simulated-aws", daemon=True
         )
@@ -108,6 +121,9 @@ class SimulatedAws:
             self._thread.join(timeout=5)
         self._server, self._thread = None, None
         self._sessions.clear()
+        with SimulatedAws._running_lock:
+            if SimulatedAws._running is self:
+                SimulatedAws._running = None
 
     def reset(self) -> None:
         """Forget everything: moto's backends (every account and region) and the extras."""
