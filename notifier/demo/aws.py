@@ -6,14 +6,18 @@
 empty). boto3 reaches it over HTTP through `AWS_ENDPOINT_URL`, exactly as it would reach AWS.
 
 moto keeps its state in memory only, in process-global backends: ONE SimulatedAws per process
-is supported (a second one would share, and its reset would wipe, the first one's state).
-`reset()` clears moto (POST /moto-api/reset) and the extras. Nothing is written to disk.
+(a second one would share, and its reset would wipe, the first one's state, so starting a
+second while one runs is refused). `reset()` clears moto (POST /moto-api/reset, which tests
+call between tests) and the extras. Nothing is written to disk.
 
     aws = SimulatedAws(host="127.0.0.1", port=0)
     aws.start()
     aws.endpoint                       # "http://127.0.0.1:NNNN"
+    aws.env                            # AWS_* variables a process needs to use it as its AWS
+    aws.session("210987654321", "eu-west-1")   # a role of that account, assumed through STS
     aws.client("codedeploy", "210987654321", "eu-west-1")
-    aws.extras.add_targets(deployment_id, [...])
+    aws.extras.add_targets(deployment_id, [...])   # also add_cloudtrail_record, set_details
+    aws.deployment_add(...), aws.put_event(...)    # what the scenario player does to moto
     aws.stop()
 """
 
