@@ -6,14 +6,18 @@
 empty). boto3 reaches it over HTTP through `AWS_ENDPOINT_URL`, exactly as it would reach AWS.
 
 moto keeps its state in memory only, in process-global backends: ONE SimulatedAws per process
-is supported (a second one would share, and its reset would wipe, the first one's state).
-`reset()` clears moto (POST /moto-api/reset) and the extras. Nothing is written to disk.
+(a second one would share, and its reset would wipe, the first one's state, so starting a
+second while one runs is refused). `reset()` clears moto (POST /moto-api/reset, which tests
+call between tests) and the extras. Nothing is written to disk.
 
     aws = SimulatedAws(host="127.0.0.1", port=0)
     aws.start()
     aws.endpoint                       # "http://127.0.0.1:NNNN"
+    aws.env                            # AWS_* variables a process needs to use it as its AWS
+    aws.session("210987654321", "eu-west-1")   # a role of that account, assumed through STS
     aws.client("codedeploy", "210987654321", "eu-west-1")
-    aws.extras.add_targets(deployment_id, [...])
+    aws.extras.add_targets(deployment_id, [...])   # also add_cloudtrail_record, set_details
+    aws.deployment_add(...), aws.put_event(...)    # what the scenario player does to moto
     aws.stop()
 """
 
@@ -59,7 +63,11 @@ class _QuietHandler(MotoRequestHandler):
 
 
 class SimulatedAws:
-    """moto's server plus the extras, on `host`:`port` (0: a free port). One per process."""
+    """moto's server plus the extras, on `host`:`port` (0: a free port). One per process:
+    a second one started while one runs is refused (RuntimeError)."""
+
+    _running: SimulatedAws | None = None
+    _running_lock = threading.Lock()
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host, self.port = host, port
@@ -91,10 +99,19 @@ class SimulatedAws:
 
     def start(self) -> None:
         """Serve in a daemon thread; returns once the port is bound."""
-        app = ExtrasMiddleware(DomainDispatcherApplication(create_backend_app), self.extras)
-        self._server = make_server(
-            self.host, self.port, app, threaded=True, request_handler=_QuietHandler
-        )
+        with SimulatedAws._running_lock:
+            other = SimulatedAws._running
+            if other is not None and other is not self:
+                raise RuntimeError(
+                    "SimulatedAws: one per process (moto keeps its state in process-global "
+                    f"backends); stop the one at {other.host}:{other.port} first"
+                )
+            app = ExtrasMiddleware(DomainDispatcherApplication(create_backend_app), self.extras)
+            self._server = make_server(
+                self.host, self.port, app, threaded=True, request_handler=_QuietHandler
+            )
+            SimulatedAws._running = self
+            self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="simulated-aws", daemon=True
         )
@@ -108,6 +125,9 @@ class SimulatedAws:
             self._thread.join(timeout=5)
         self._server, self._thread = None, None
         self._sessions.clear()
+        with SimulatedAws._running_lock:
+            if SimulatedAws._running is self:
+                SimulatedAws._running = None
 
     def reset(self) -> None:
         """Forget everything: moto's backends (every account and region) and the extras."""

@@ -318,7 +318,7 @@ class Player:
             group_id = deployment.deployment_group.deployment_group_id
             detail = shapes.state_detail(run, group_id, status)
             self._put_event(run, shapes.STATE_DETAIL_TYPE, detail)
-        if changed:
+        if changed and status != "InProgress":
             self.log(f"demo: {run.app.name}/{run.group.name} {run.deployment_id} {status}")
 
     def _set_targets(self, run: _Run, status: str, *, failure: Any = None) -> None:

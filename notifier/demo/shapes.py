@@ -108,7 +108,10 @@ def identity(who: Person | None, account: str, rng: random.Random) -> dict[str, 
                 "accountId": account,
                 "userName": role,
             },
-            "attributes": {"creationDate": now_text(), "mfaAuthenticated": str(who is not None)},
+            "attributes": {
+                "creationDate": now_text(),
+                "mfaAuthenticated": str(who is not None).lower(),
+            },
         },
     }
 

@@ -229,3 +229,12 @@ def test_a_reset_forgets_moto_and_the_extras(aws):
     aws.reset()
     assert aws.extras.targets == {} and aws.extras.cloudtrail == {}
     assert boto3.client("codedeploy").list_applications()["applications"] == []
+
+
+def test_a_second_simulated_aws_in_the_process_is_refused_while_one_runs(aws):
+    second = SimulatedAws(host="127.0.0.1", port=0)
+    with pytest.raises(
+        RuntimeError, match=f"one per process.*{aws.endpoint.removeprefix('http://')}"
+    ):
+        second.start()
+    assert boto3.client("codedeploy").list_applications()["applications"]  # the first serves on
