@@ -20,9 +20,10 @@ from notifier.demo.collect import SmtpInbox
 from notifier.demo.models import InboxMessage
 from notifier.env import email_from_url
 from notifier.events import Event
+from notifier.storage.orm import OrmStore
 from registrations.models import Registration
 from tests.browser.test_history_pages import sign_in
-from tests.support.history import user
+from tests.support.history import seed_deployment, user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -60,10 +61,9 @@ def deliver_one_of_each(base: str) -> None:
 def test_the_inbox_shows_each_message_as_its_channel_would(page, live_server, demo):
     user("viewer")
     deliver_one_of_each(demo)
-    expect_count = 3
     # the SMTP sink records on its own thread: wait for it before opening the page
     for _ in range(200):
-        if InboxMessage.objects.count() >= expect_count:
+        if InboxMessage.objects.count() >= 3:
             break
         page.wait_for_timeout(50)
 
@@ -86,10 +86,14 @@ def test_the_inbox_shows_each_message_as_its_channel_would(page, live_server, de
 
 def test_a_message_leads_to_its_deployment_page(page, live_server, demo):
     user("viewer")
+    failed = sample_event("failed")
+    seed_deployment(OrmStore(), failed)  # the poller saw it
     deliver_one_of_each(demo)
 
     sign_in(page, live_server.url, "viewer", path="/demo/inbox/?channel=webhook")
     page.goto(f"{live_server.url}/demo/inbox/?channel=webhook")
     page.get_by_role("link", name=re.compile(r"Open deployment d-")).first.click()
 
-    expect(page).to_have_url(re.compile(r"/deployments/d-[A-Z0-9]{9}/$"))
+    expect(page).to_have_url(re.compile(rf"/deployments/{failed.deployment_id}/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("storefront / canary Failed")
+    expect(page.get_by_text("HOOK_EXECUTION_FAILURE").first).to_be_visible()
