@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from tests.support.processes import ROOT
 from tests.support.services import free_port
@@ -130,8 +132,12 @@ class RunningDemo:
         raise AssertionError(f"the demo did not print {pattern!r} in {timeout:g}s:\n{self.console}")
 
     def signed_in(self) -> requests.Session:
-        """An HTTP session signed in as the printed admin user."""
+        """An HTTP session signed in as the printed admin user. A GET is tried again when the
+        server closed a kept-alive connection just as it was reused (gunicorn closes idle
+        ones after 2 s), as a browser does."""
         session = requests.Session()
+        again = Retry(total=3, connect=3, read=3, allowed_methods=["GET"], backoff_factor=0.2)
+        session.mount("http://", HTTPAdapter(max_retries=again))
         session.get(f"{self.base}/login/", timeout=10).raise_for_status()
         answer = session.post(
             f"{self.base}/login/",
