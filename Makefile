@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench install migrate clean
+.PHONY: run demo test lint format bench install migrate clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0])'
@@ -16,6 +16,13 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The demo's extra packages (the `demo` group: moto's server, the SMTP sink), kept apart from
+# the product's: a separate stamp, installed the first time `make demo` runs.
+DEMO_STAMP := $(VENV)/.installed-demo
+$(DEMO_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,demo]'
+	@touch $(DEMO_STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
@@ -35,6 +42,12 @@ $(KEYS_FILE): | $(STAMP)
 # NOTIFIER_HTTPS=true: HTTPS redirect, HSTS, secure cookies.
 run: migrate
 	NOTIFIER_HTTPS=$${NOTIFIER_HTTPS:-false} $(BIN)/python manage.py run_service --host $(HOST) --port $(PORT)
+
+# The whole service against a simulated AWS on loopback, every notification in a built-in inbox
+# (README "The demo"). Everything it makes is in $(DEMO_DIR), wiped at each start; Ctrl-C stops it.
+DEMO_DIR ?= var/demo
+demo: $(DEMO_STAMP)
+	$(BIN)/python -m notifier.demo --host $(HOST) --port $(PORT) --dir $(DEMO_DIR)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

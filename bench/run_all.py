@@ -19,6 +19,7 @@ BENCHES = [
     ("who_deployed.py", []),
     ("failure_point.py", []),
     ("token_auth.py", []),
+    ("demo_fill.py", []),
 ]
 
 

@@ -4,6 +4,7 @@ view or middleware reads a byte of it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -65,3 +66,44 @@ class RequestBodyLimitMiddleware:
         if isinstance(exception, RequestDataTooBig):
             return body_too_large_response(request, size=_content_length(request) or None)
         return None
+
+
+DEMO_BANNER = (
+    '<div class="demo-banner" role="note" style="background:#fff4ce;color:#1d2330;'
+    'border-bottom:2px solid #8a6100;padding:.4rem 1rem;font:15px/1.45 system-ui,sans-serif">'
+    "<strong>Demo:</strong> simulated AWS on this machine; notifications go to the "
+    '<a href="/demo/inbox/" style="color:#1d2330">demo inbox</a>.</div>'
+)
+_BODY_TAG = re.compile(rb"<body\b[^>]*>", re.IGNORECASE)
+
+
+class DemoBannerMiddleware:
+    """With NOTIFIER_DEMO on, a banner right after <body> of every HTML page (history, admin,
+    API docs, sign-in, 404) saying this is the demo; a no-op otherwise. Streaming and
+    compressed responses are left as they are."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not settings.NOTIFIER_DEMO or not _bannerable(response):
+            return response
+        content = response.content
+        found = _BODY_TAG.search(content)
+        if found is None:
+            return response
+        charset = getattr(response, "charset", None) or "utf-8"
+        banner = DEMO_BANNER.encode(charset)
+        response.content = content[: found.end()] + banner + content[found.end() :]
+        if response.has_header("Content-Length"):
+            response["Content-Length"] = str(len(response.content))
+        return response
+
+
+def _bannerable(response: HttpResponse) -> bool:
+    return (
+        not getattr(response, "streaming", False)
+        and not response.has_header("Content-Encoding")
+        and response.get("Content-Type", "").split(";")[0].strip() == "text/html"
+    )

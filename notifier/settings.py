@@ -53,6 +53,7 @@ if _proxy_ssl_header:
 # there are proxies, or a client could choose its own address.
 NOTIFIER_PROXY_COUNT = envint("NOTIFIER_PROXY_COUNT", 0, minimum=0)
 
+NOTIFIER_DEMO = envbool("NOTIFIER_DEMO", False)  # `make demo` (README, "The demo inbox")
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "axes",
     "registrations.apps.RegistrationsConfig",
     "channels.apps.NotificationChannelsConfig",
+    *(["notifier.demo.apps.DemoConfig"] if NOTIFIER_DEMO else []),  # the demo inbox
 ]
 
 MIDDLEWARE = [
@@ -77,6 +79,7 @@ MIDDLEWARE = [
     # Static files (admin, API docs) straight from STATIC_ROOT, compressed, before anything
     # touches the session or the database.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "notifier.middleware.DemoBannerMiddleware",  # the demo's banner; a no-op otherwise
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -270,7 +273,6 @@ NEW_RELIC_API_URL = env("NEW_RELIC_API_URL", "https://api.newrelic.com").rstrip(
 NEW_RELIC_NERDGRAPH_URL = env("NEW_RELIC_NERDGRAPH_URL", "https://api.newrelic.com/graphql")
 SLACK_API_URL = env("SLACK_API_URL", "https://slack.com/api").rstrip("/")
 PAGERDUTY_EVENTS_URL = env("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com").rstrip("/")
-
 
 EMAIL_URL = env("EMAIL_URL")
 _email_settings = email_from_url(EMAIL_URL)

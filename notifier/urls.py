@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -49,3 +50,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
 ]
+
+# The demo inbox (`make demo`): only where the demo app is installed; its views answer 404
+# unless NOTIFIER_DEMO. Referred to by dotted string: the product never imports the demo.
+if apps.is_installed("notifier.demo"):
+    urlpatterns.append(path("demo/", include("notifier.demo.urls")))

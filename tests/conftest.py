@@ -89,3 +89,21 @@ def cloudtrail(httpserver, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", fake.url)
     module._buckets.clear()
     return fake
+
+
+def pytest_collection_modifyitems(items):
+    """The tests that walk the running demo (`running_demo`) go last, together, so one demo
+    (started once, tests/support/demo.py) serves them all and runs alone, after the rest."""
+    walking = [i for i in items if "running_demo" in getattr(i, "fixturenames", ())]
+    others = [i for i in items if "running_demo" not in getattr(i, "fixturenames", ())]
+    items[:] = others + walking
+
+
+@pytest.fixture(scope="session")
+def running_demo(tmp_path_factory):
+    """`python -m notifier.demo` running, for the whole session: tests/support/demo.py."""
+    from tests.support.demo import RunningDemo
+
+    running = RunningDemo(tmp_path_factory.mktemp("demo"))
+    yield running
+    running.kill()

@@ -36,6 +36,11 @@ os.environ.setdefault("NOTIFIER_RECONCILE_INTERVAL", "0.5")
 
 from notifier.settings import *  # noqa: E402, F403
 
+# The demo inbox's models and migrations are tested (and seen by makemigrations --check);
+# NOTIFIER_DEMO stays false, so its pages answer 404 unless a test overrides it.
+if "notifier.demo.apps.DemoConfig" not in INSTALLED_APPS:  # noqa: F405
+    INSTALLED_APPS = [*INSTALLED_APPS, "notifier.demo.apps.DemoConfig"]  # noqa: F405
+
 # Emails to the person who deployed wait for CloudTrail; tests that are not about that wait
 # send at once (tests/notifier/test_deployer_wait.py sets its own).
 NOTIFIER_DEPLOYER_WAIT = float(os.environ.get("NOTIFIER_DEPLOYER_WAIT", "0"))

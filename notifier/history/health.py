@@ -3,16 +3,24 @@ push queue has received."""
 
 from __future__ import annotations
 
+import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+import boto3
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
 from notifier import storage
-from notifier.health import PollHealth, poll_health_now, poll_health_read, sources_health
+from notifier.health import (
+    POLLING,
+    PollHealth,
+    poll_health_now,
+    poll_health_read,
+    sources_health,
+)
 from notifier.poll_errors import AWS_CREDENTIALS, AWS_REGION
 from notifier.push_health import IGNORED_REASONS, PushStatus, age_text, push_status
 from notifier.storage.base import DEFAULT_SOURCE, HistoryReader, Store
@@ -47,12 +55,14 @@ def poller_health(*, store: Store | None = None, now: datetime | None = None) ->
 
 def healthz_health() -> PollHealth:
     """/healthz's answer: every enabled source's polling, read through the health store
-    (one short try); a database or store that cannot be read is "storage" failing."""
+    (one short try); a database or store that cannot be read is "storage" failing. Before
+    the first poll, AWS settings missing from the environment are "not configured" at once."""
     try:
         names, pushed = polled_source_names(), pushed_source_names()
     except DatabaseError as exc:
         return poll_health_now(state=None, now=timezone.now(), storage_error=str(exc))
-    return poll_health_read(store=storage.get_health_store(), sources=names, pushed=pushed)
+    health = poll_health_read(store=storage.get_health_store(), sources=names, pushed=pushed)
+    return not_configured_before_polling(health)
 
 
 @dataclass(frozen=True)
@@ -139,22 +149,82 @@ class MissingSetting:
     readme_section: str
 
 
+# What boto3 reads to find a region and credentials: the answer is kept per their values.
+AWS_ENVIRONMENT = (
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_SECRET_ACCESS_KEY",
+    *CREDENTIAL_VARIABLES,
+)
+
+
+@functools.lru_cache(maxsize=16)
+def _boto3_finds(environment: tuple[str, ...]) -> tuple[bool, bool]:
+    session = boto3.session.Session()
+    # get_credentials() may ask an instance's metadata service (a second at most, once per
+    # environment, thanks to the cache).
+    return bool(session.region_name), session.get_credentials() is not None
+
+
+def aws_environment_missing() -> list[str]:
+    """AWS_REGION and/or AWS_CREDENTIALS when boto3 finds no region (and no enabled source
+    names one) or no credentials anywhere: environment, config files, roles."""
+    region, credentials = _boto3_finds(tuple(os.environ.get(n, "") for n in AWS_ENVIRONMENT))
+    if not region:
+        region = Source.objects.filter(enabled=True).exclude(region="").exists()
+    return [
+        name for name, found in ((AWS_REGION, region), (AWS_CREDENTIALS, credentials)) if not found
+    ]
+
+
+def _never_polled(health: PollHealth) -> bool:
+    return health.state is not None and health.state.last_success is None
+
+
+def not_configured_before_polling(health: PollHealth) -> PollHealth:
+    """`health` as "not configured" when no poll has completed yet and the environment has
+    no AWS region or credentials: said at once, not after the first poll's error."""
+    if health.failing_part != POLLING or not _never_polled(health):
+        return health
+    missing = aws_environment_missing()
+    if not missing:
+        return health
+    return replace(
+        health,
+        healthy=False,
+        failing_part=missing[0],
+        headline="The service cannot poll CodeDeploy: AWS is not configured in its environment.",
+        advice="Set what is missing in the service's environment and restart it.",
+    )
+
+
 def first_run_missing(health: PollHealth | None) -> list[MissingSetting]:
     """What to set before the service can poll, when polling has never succeeded for want of
     an AWS region or credentials (the region's error hides whether credentials are there too:
-    then they are listed unless the environment names some); and NEW_RELIC_API_KEY when unset."""
-    if health is None or not health.not_configured:
+    then they are listed unless the environment names some), or has not been tried yet and
+    the environment has neither; and NEW_RELIC_API_KEY when unset."""
+    if health is None:
+        return []
+    if health.not_configured:
+        region = health.failing_part == AWS_REGION
+        credentials = health.failing_part == AWS_CREDENTIALS or not any(
+            os.environ.get(name) for name in CREDENTIAL_VARIABLES
+        )
+    elif _never_polled(health) and (found := aws_environment_missing()):
+        region, credentials = AWS_REGION in found, AWS_CREDENTIALS in found
+    else:
         return []
     missing = []
-    if health.failing_part == AWS_REGION:
+    if region:
         missing.append(
             MissingSetting(
                 "AWS_REGION", "the region CodeDeploy runs in, e.g. us-east-1", "Configuration"
             )
         )
-    if health.failing_part == AWS_CREDENTIALS or not any(
-        os.environ.get(name) for name in CREDENTIAL_VARIABLES
-    ):
+    if credentials:
         missing.append(
             MissingSetting(
                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",

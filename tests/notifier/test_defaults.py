@@ -63,6 +63,7 @@ def test_every_engine_setting_the_service_has_is_listed():
             "NOTIFIER_VAR_DIR",
             "NOTIFIER_KEYS_FILE",
             "NOTIFIER_WORKERS",
+            "NOTIFIER_DEMO",  # the demo inbox app and its banner (`make demo`)
         }
     }
     missing = sorted(engine_names - set(ENGINE_SETTINGS))

@@ -97,7 +97,7 @@ def test_the_history_page_says_what_to_set_when_nothing_is_configured(
     assert 'data-setting="AWS_REGION"' in page and "us-east-1" in page
     assert 'data-setting="AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"' in page
     assert 'data-setting="NEW_RELIC_API_KEY"' in page
-    assert "make demo" not in page
+    assert "Want to see it work first?" in page and "<code>make demo</code>" in page
 
 
 def test_the_status_page_lists_only_what_is_missing(aws, client, monkeypatch, settings):
@@ -131,3 +131,30 @@ def test_once_configured_the_guidance_disappears_and_healthz_is_ok(aws, client, 
         page = client.get(path).content.decode()
         assert "AWS is not configured yet" not in page
         assert "data-setting=" not in page
+
+
+def test_before_any_poll_an_environment_without_aws_is_named_at_once(aws, client, monkeypatch):
+    without_region(monkeypatch)
+    without_credentials(monkeypatch)  # and no poll has run: nothing has failed yet
+
+    response = client.get("/healthz")
+    client.force_login(user("newcomer"))
+    page = client.get("/").content.decode()
+    status = client.get("/status/").content.decode()
+
+    assert response.status_code == 503
+    assert response.json()["status"] == "not configured"
+    assert response.json()["failing"] == "aws_region"
+    for shown in (page, status):
+        assert 'data-setting="AWS_REGION"' in shown
+        assert 'data-setting="AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"' in shown
+        assert "<code>make demo</code>" in shown
+
+
+def test_before_any_poll_a_configured_environment_shows_no_guidance(aws, client):
+    response = client.get("/healthz")
+    client.force_login(user("newcomer"))
+    page = client.get("/").content.decode()
+
+    assert response.json()["status"] != "not configured"
+    assert "AWS is not configured yet" not in page
