@@ -7,6 +7,9 @@ from tests.support.aws import FakeCodeDeploy, MotoServer, apply_env, restore_env
 from tests.support.codedeploy_targets import FakeDeploymentTargets
 from tests.support.newrelic import API_KEY, FakeNewRelic
 
+# tests/e2e/test_demo.py's Ctrl-C test: it ends the demo the walking tests share.
+STOPS_THE_DEMO = "test_ctrl_c_stops_all_of_it"
+
 
 @pytest.fixture(scope="session")
 def make_httpserver():
@@ -96,6 +99,9 @@ def pytest_collection_modifyitems(items):
     (started once, tests/support/demo.py) serves them all and runs alone, after the rest."""
     walking = [i for i in items if "running_demo" in getattr(i, "fixturenames", ())]
     others = [i for i in items if "running_demo" not in getattr(i, "fixturenames", ())]
+    # The test that stops the demo goes after every other test that walks it, in any order
+    # the files were given in.
+    walking.sort(key=lambda item: item.name.startswith(STOPS_THE_DEMO))
     items[:] = others + walking
 
 

@@ -56,8 +56,6 @@ def demo_environ(*, directory: Path, host: str, port: int, aws_endpoint: str) ->
             "NOTIFIER_KEYS_FILE": str(directory / "keys.env"),
             "DJANGO_STATIC_ROOT": str(directory / "static"),
             "NOTIFIER_HTTPS": "false",
-            # gunicorn's control socket would be made in ~/.gunicorn/ otherwise.
-            "GUNICORN_CMD_ARGS": f"--control-socket {directory / 'gunicorn.ctl'}",
             "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
             "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
             "AWS_SESSION_TOKEN": CREDENTIALS["aws_session_token"],

@@ -20,7 +20,7 @@ from notifier.demo.models import InboxMessage
 from notifier.models import Deployment
 
 # What "every path" is: the outcomes the scenario plays, each one seen in the history.
-STATUSES = ("Succeeded", "Failed", "Stopped", "Ready")
+STATUSES = ("Succeeded", "Failed", "Stopped")
 STILL_MISSING_AFTER = 120.0
 
 
@@ -35,6 +35,9 @@ def demo_missing() -> list[str]:
         missing.append("a Slack message updated in place")
     if not InboxMessage.objects.filter(event="failed").exists():
         missing.append("a failed deployment's message")
+    # Ready passes (a blue/green deployment goes on to Succeeded): its message stays.
+    if not InboxMessage.objects.filter(event="ready").exists():
+        missing.append("a blue/green deployment waiting for traffic")
     seen = set(Deployment.objects.values_list("status", flat=True).distinct())
     missing += [f"a {status.lower()} deployment" for status in STATUSES if status not in seen]
     if not Deployment.objects.filter(creator="codeDeployRollback").exists():

@@ -49,7 +49,11 @@ def group_members(pgid: int) -> list[int]:
 def run_service(tmp_path):
     port = free_port()
     log_path = tmp_path / "run_service.log"
-    env = service_env(NOTIFIER_HTTPS="false", DJANGO_STATIC_ROOT=str(tmp_path / "static"))
+    env = service_env(
+        NOTIFIER_HTTPS="false",
+        DJANGO_STATIC_ROOT=str(tmp_path / "static"),
+        NOTIFIER_VAR_DIR=str(tmp_path / "var"),
+    )
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [
@@ -98,6 +102,16 @@ def test_make_run_serves_pages_and_static_files_with_gunicorn_over_plain_http(ru
         f"{base}/static/admin/css/base.css", headers={"Accept-Encoding": "gzip"}, timeout=5
     )
     assert compressed.headers.get("Content-Encoding") == "gzip"
+
+
+def test_gunicorns_control_socket_lives_in_the_services_var_dir_not_the_home_directory(
+    run_service, tmp_path
+):
+    process, _base, log_path = run_service
+    socket_path = tmp_path / "var" / "gunicorn.ctl"
+    wait_until(socket_path.exists, timeout=30, interval=0.2, what="the control socket")
+    assert socket_path.is_socket()
+    assert f"Control socket listening at {socket_path}" in log_path.read_text()
 
 
 def test_ctrl_c_stops_the_web_app_and_the_cluster_and_exits_0(run_service):

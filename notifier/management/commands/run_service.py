@@ -36,6 +36,8 @@ def child_env() -> dict[str, str]:
 
 
 def gunicorn_command(*, host: str, port: str) -> list[str]:
+    """gunicorn (27 and newer) opens a control socket, in ~/.gunicorn/ unless told: it goes
+    beside the service's other runtime files in NOTIFIER_VAR_DIR."""
     return [
         sys.executable,
         "-m",
@@ -44,6 +46,8 @@ def gunicorn_command(*, host: str, port: str) -> list[str]:
         "--bind",
         f"{host}:{port}",
         *GUNICORN_OPTIONS,
+        "--control-socket",
+        str(settings.VAR_DIR / "gunicorn.ctl"),
         "--access-logfile",
         "-",
     ]
