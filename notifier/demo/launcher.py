@@ -35,6 +35,7 @@ from notifier.keys import keys_file_create
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 MARKER = ".notifier-demo"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # run_service gives its web app and cluster NOTIFIER_SEND_TIMEOUT + 20 s to stop; a margin.
 SERVICE_STOP_SECONDS = 45
 WEB_UP_SECONDS = 90
@@ -129,6 +130,11 @@ class Demo:
         if directory_prepare(self.directory):
             say(f"wiped {self.directory} (moto keeps AWS in memory: an old database won't match)")
         say(f"everything it makes goes to {self.directory}")
+        if self.options.host not in LOOPBACK:
+            say(
+                f"--host {self.options.host}: other machines can reach this demo, and its "
+                "inbox takes messages from anyone who can (it is a demo, not a service)"
+            )
         self.aws = SimulatedAws()
         self.aws.start()
         say(f"simulated AWS (moto and what it lacks) up at {self.aws.endpoint}")
