@@ -20,6 +20,15 @@ ERROR_CODE = re.compile("|".join(code for code, _message in ERRORS))
 FAILED_MESSAGE_WITHIN_MS = 90_000
 
 
+def click_in_view(link) -> None:
+    """Scroll `link` into view, wait until it is there, then click. On the inbox (a page of
+    sandboxed email iframes) headless Chromium can drop a click that Playwright sends straight
+    after its own scroll: 0 of 8 such clicks navigated, 8 of 8 once the link was in view."""
+    link.scroll_into_view_if_needed()
+    expect(link).to_be_in_viewport()
+    link.click()
+
+
 def sign_in(page, demo) -> None:
     page.goto(f"{demo.base}/login/")
     page.get_by_label("Username").fill("demo")
@@ -36,13 +45,17 @@ def test_a_newcomer_follows_a_failed_deployments_message_to_its_page_and_resends
     expect(page.locator(".demo-banner")).to_be_visible()
 
     page.locator(".chips a[data-channel='email']").click()
+    # The unfiltered page holds failed emails too: wait for the filtered one before clicking.
+    expect(page).to_have_url(re.compile(r"\?channel=email$"))
+    page.wait_for_load_state()
     failed = page.locator("article.msg").filter(has=page.locator(".badge.ev-failed"))
     expect(failed.first).to_be_visible(timeout=FAILED_MESSAGE_WITHIN_MS)
-    failed.first.get_by_role("link", name="Open message").click()
+    click_in_view(failed.first.get_by_role("link", name="Open message"))
+    expect(page).to_have_url(re.compile(r"/demo/inbox/\d+/$"))
     # The email as its reader sees it: its HTML part.
     expect(page.frame_locator("iframe.email-html").get_by_text(ERROR_CODE).first).to_be_visible()
 
-    page.get_by_role("link", name=re.compile(r"Open deployment d-")).first.click()
+    click_in_view(page.get_by_role("link", name=re.compile(r"Open deployment d-")).first)
     expect(page.get_by_role("heading", name="Where it broke")).to_be_visible()
     expect(page.get_by_text("CodeDeploy's error")).to_be_visible()
     expect(page.get_by_text(ERROR_CODE).first).to_be_visible()
