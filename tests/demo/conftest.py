@@ -1,5 +1,6 @@
-"""The demo inbox on pytest-django's live_server, with the provider URLs pointed at it the
-way the demo launcher points them, and a signed-in client for its pages."""
+"""The demo's simulated AWS with its world made (`simulated`, `aws`), and the demo inbox on
+pytest-django's live_server, with the provider URLs pointed at it the way the demo launcher
+points them, and a signed-in client for its pages."""
 
 from __future__ import annotations
 
@@ -8,9 +9,33 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib.auth.models import User
 
+from notifier.demo.aws import SimulatedAws
+from notifier.demo.world import world_create
+from notifier.sources import boto3_session_for
 from registrations.models import Registration
 
 PASSWORD = "a demo password 42"
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    """One SimulatedAws per module (one per process at a time: notifier.demo.aws)."""
+    aws = SimulatedAws(host="127.0.0.1", port=0)
+    aws.start()
+    yield aws
+    aws.stop()
+
+
+@pytest.fixture
+def aws(simulated, monkeypatch):
+    """The demo's world in a fresh simulated AWS, this process's AWS settings pointed at it."""
+    simulated.reset()
+    world_create(simulated)
+    for name, value in simulated.env.items():
+        monkeypatch.setenv(name, value)
+    boto3_session_for.cache_clear()  # sessions of the product's sources, made for this AWS
+    yield simulated
+    boto3_session_for.cache_clear()
 
 
 @pytest.fixture

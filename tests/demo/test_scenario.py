@@ -14,16 +14,14 @@ import pytest
 
 from channels.webhook import WebhookSetup
 from notifier import cloudtrail, codedeploy, targets
-from notifier.demo.aws import SimulatedAws
 from notifier.demo.scenario import PATHS, Player
-from notifier.demo.world import source, world_create
+from notifier.demo.world import source
 from notifier.dispatch import delivery_send
 from notifier.events import Event
 from notifier.log_tail import MASK
 from notifier.poller import deployment_poll
 from notifier.push import QueueConsumer
 from notifier.push_messages import Ignored, PushedDeployment, PushedPrincipal, message_classify
-from notifier.sources import boto3_session_for
 from notifier.storage.orm import OrmStore
 from registrations.models import Registration
 from registrations.push import EVENT_PATTERN, push_setup
@@ -31,25 +29,6 @@ from registrations.sources import source_default
 
 DEFAULT = source("default")
 EU = source("payments-eu")
-
-
-@pytest.fixture(scope="module")
-def simulated():
-    aws = SimulatedAws(host="127.0.0.1", port=0)
-    aws.start()
-    yield aws
-    aws.stop()
-
-
-@pytest.fixture
-def aws(simulated, monkeypatch):
-    simulated.reset()
-    world_create(simulated)
-    for name, value in simulated.env.items():
-        monkeypatch.setenv(name, value)
-    boto3_session_for.cache_clear()  # sessions of the product's sources, made for this AWS
-    yield simulated
-    boto3_session_for.cache_clear()
 
 
 class Queue:

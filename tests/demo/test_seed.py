@@ -12,9 +12,8 @@ from channels.slack import SlackSetup
 from channels.teams import TeamsSetup
 from channels.webhook import WebhookSetup
 from notifier import codedeploy
-from notifier.demo.aws import SimulatedAws
 from notifier.demo.seed import ADMIN_USER, demo_seed
-from notifier.demo.world import DEMO_SENDER, PEOPLE, SOURCES, source, topic_arn, world_create
+from notifier.demo.world import DEMO_SENDER, PEOPLE, SOURCES, source, topic_arn
 from registrations.models import NotificationSetup, Registration
 from registrations.people import Person, PersonRule
 from registrations.sources import Source
@@ -24,27 +23,15 @@ BASE = "http://127.0.0.1:8000"
 INBOX = f"{BASE}/demo/inbox/"
 
 
-@pytest.fixture(scope="module")
-def simulated():
-    aws = SimulatedAws(host="127.0.0.1", port=0)
-    aws.start()
-    yield aws
-    aws.stop()
-
-
 @pytest.fixture
-def aws(simulated, monkeypatch, settings):
-    """The demo's world in a fresh simulated AWS, and the settings the launcher gives the demo
+def aws(aws, settings):
+    """The demo's world (tests/demo/conftest.py), and the settings the launcher gives the demo
     (the inbox's address allowed, the demo's topics and sender allowed)."""
-    simulated.reset()
-    world_create(simulated)
-    for name, value in simulated.env.items():
-        monkeypatch.setenv(name, value)
     codedeploy.account_id.cache_clear()
     settings.NOTIFIER_URL_ALLOWLIST = ["127.0.0.1:8000"]
     settings.NOTIFIER_SNS_TOPIC_ALLOWED = [topic_arn(s.name) for s in SOURCES]
     settings.NOTIFIER_SES_FROM_ALLOWED = [DEMO_SENDER]
-    return simulated
+    return aws
 
 
 def test_it_makes_both_sources_and_the_default_sources_push_queue(aws):

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from notifier import cloudtrail, codedeploy, targets
 from notifier.demo import shapes
 from notifier.demo.aws import SimulatedAws
-from notifier.demo.world import FAILURES, PEOPLE, application, source, topic_arn, world_create
+from notifier.demo.world import FAILURES, PEOPLE, application, source, topic_arn
 from notifier.events import Event
 from notifier.log_tail import MASK
 from notifier.sources import SourceConfig, boto3_session_for
@@ -25,25 +25,6 @@ from notifier.sources import SourceConfig, boto3_session_for
 EU = source("payments-eu")
 DEFAULT = source("default")
 ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1})
-
-
-@pytest.fixture(scope="module")
-def simulated():
-    aws = SimulatedAws(host="127.0.0.1", port=0)
-    aws.start()
-    yield aws
-    aws.stop()
-
-
-@pytest.fixture
-def aws(simulated, monkeypatch):
-    simulated.reset()
-    world_create(simulated)
-    for name, value in simulated.env.items():
-        monkeypatch.setenv(name, value)
-    boto3_session_for.cache_clear()  # sessions of the product's sources, made for this AWS
-    yield simulated
-    boto3_session_for.cache_clear()
 
 
 def _record(aws, deployment_id: str, *, where=DEFAULT, who=PEOPLE[0], at=None) -> dict:

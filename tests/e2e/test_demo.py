@@ -11,8 +11,8 @@ import pytest
 
 from notifier.demo.inbox import CHANNELS
 from notifier.demo.world import ERRORS
-from tests.support.demo import group_members, repository_status
-from tests.support.processes import wait_until
+from tests.support.demo import repository_status
+from tests.support.processes import group_members, wait_until
 
 pytestmark = [pytest.mark.e2e]
 

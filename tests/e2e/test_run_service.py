@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from notifier.management.commands.run_service import child_env
-from tests.support.processes import ROOT, service_env, wait_until
+from tests.support.processes import ROOT, group_members, service_env, wait_until
 from tests.support.services import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -26,23 +26,6 @@ STATIC_FILES = [
     "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js",
     "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css",
 ]
-
-
-def group_members(pgid: int) -> list[int]:
-    """Process ids still alive in the process group `pgid` (zombies count as gone)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ")".
-        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
-        if int(pgrp) == pgid and state != "Z":
-            members.append(int(entry.name))
-    return members
 
 
 @pytest.fixture

@@ -27,10 +27,9 @@ from notifier.events import Event
 from notifier.storage.base import DELIVERED, FINAL_STATES, DeliveryKey
 from notifier.storage.orm import OrmStore
 from registrations.models import Registration
-from tests.e2e.test_run_service import group_members
 from tests.notifier.storage.test_contract import deployment
 from tests.support.newrelic import API_KEY, FakeNewRelic
-from tests.support.processes import ServiceProcess, service_env, wait_until
+from tests.support.processes import ServiceProcess, group_members, service_env, wait_until
 from tests.support.services import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fault, pytest.mark.django_db(transaction=True)]

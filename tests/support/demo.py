@@ -48,22 +48,6 @@ def repository_status() -> set[str]:
     return changed
 
 
-def group_members(pgid: int) -> list[int]:
-    """Process ids still alive in the process group `pgid` (zombies count as gone)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
-        if int(pgrp) == pgid and state != "Z":
-            members.append(int(entry.name))
-    return members
-
-
 class RunningDemo:
     """`python -m notifier.demo --port <free> --dir <directory>` in its own process group,
     its console read line by line (and kept in console.log beside the directory)."""
